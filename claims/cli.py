@@ -1,0 +1,179 @@
+"""The resnet-claims command line: list | verify | report."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .plugins import PluginError, available, resolve
+from .spec import BUDGETS, Claim, ClaimError, all_claims, select
+from .verify import exit_status, summary_line, verify, write_results
+
+EXAMPLES_VERIFY = """examples:
+  resnet-claims verify                                  # every claim, default budget, reference impl
+  resnet-claims verify --claims 'marion.*' --budget smoke
+  resnet-claims verify --impl mypkg.resnet:factory --out reports/mine
+  resnet-claims verify --claims marion.iid_sqrt_l_unique --config '{"activation": "tanh"}'
+exit status: 0 all hold, 1 some violated or error, 3 some inconclusive (none violated), 2 bad usage"""
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="resnet-claims", description="Verify theoretical claims about deep ResNets.")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list every claim id with its statement and source",
+                   epilog="example:\n  resnet-claims list", formatter_class=argparse.RawDescriptionHelpFormatter)
+    v = sub.add_parser("verify", help="run claims against an implementation and write results.json",
+                       epilog=EXAMPLES_VERIFY, formatter_class=argparse.RawDescriptionHelpFormatter)
+    v.add_argument("--claims", nargs="+", metavar="ID", help="claim ids or globs (default: all)")
+    v.add_argument("--budget", default="default", help=f"one of {', '.join(BUDGETS)} (default: default)")
+    v.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
+    v.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    v.add_argument("--dtype", default="float32", help="float32 or float64 (default float32)")
+    v.add_argument("--impl", default=None, help="implementation: a registered name or module:factory "
+                   "(default: $RESNET_CLAIMS_IMPL, else reference)")
+    v.add_argument("--config", default=None, help="JSON object of parameters overriding the claim's fixed ones")
+    v.add_argument("--out", default="reports", help="output folder for results.json (default reports/)")
+    v.add_argument("--quiet", action="store_true", help="no progress bar")
+    r = sub.add_parser("report", help="rebuild the HTML report from saved results.json file(s)",
+                       epilog="examples:\n  resnet-claims report reports/results.json\n"
+                              "  resnet-claims report a/results.json b/results.json --out compare/",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("results", nargs="+", help="results.json files (several: side-by-side comparison)")
+    r.add_argument("--out", default=None, help="output folder (default: folder of the first file)")
+    return p
+
+
+def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise UsageError(f"--{name} {value!r} is not allowed; choose one of: {', '.join(allowed)}")
+
+
+def _config(text: str | None, claims: Sequence[Claim]) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"--config is not valid JSON: {exc}") from None
+    if not isinstance(config, dict):
+        raise UsageError("--config must be a JSON object such as '{\"activation\": \"tanh\"}'")
+    from reference_impl.protocol import NetSpec, SpecError
+
+    probe = {k: v for k, v in config.items() if k in NetSpec.__dataclass_fields__}
+    try:
+        NetSpec(**{"width": 8, "depth": 2, **probe})
+    except (SpecError, TypeError) as exc:
+        raise UsageError(f"--config: {exc}") from None
+    for claim in claims:
+        sweep = claim.sweep("default")
+        known = set(sweep.fixed) | set(sweep.axes) | set(NetSpec.__dataclass_fields__)
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise UsageError(f"--config keys {unknown} are not parameters of {claim.id}; allowed: {sorted(known)}")
+    return config
+
+
+def _progress(quiet: bool):  # type: ignore[no-untyped-def]
+    if quiet or not sys.stderr.isatty():
+        return None, None
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="cell", file=sys.stderr, leave=False)
+
+    def update(claim_id: str, done: int, total: int) -> None:
+        if bar.total != total or done == 1:
+            bar.reset(total=total)
+        bar.set_description(claim_id)
+        bar.update(done - bar.n)
+
+    return update, bar
+
+
+def cmd_list() -> int:
+    for c in all_claims():
+        print(f"{c.id}\n    {c.statement}\n    source: {c.source.paper}, arXiv:{c.source.arxiv}, {c.source.where}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    _check_choice("budget", args.budget, BUDGETS)
+    _check_choice("dtype", args.dtype, ("float32", "float64"))
+    if not (args.device == "cpu" or args.device.startswith("cuda")):
+        raise UsageError(f"--device {args.device!r} is not allowed; choose one of: cpu, cuda, cuda:N")
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: CUDA is not available on this machine (torch.cuda.is_available() is False)")
+    claims = select(args.claims)
+    config = _config(args.config, claims)
+    impl, source = resolve(args.impl)
+    out = Path(args.out)
+    update, bar = _progress(args.quiet)
+
+    def save(results: dict[str, Any]) -> None:
+        write_results(results, out)
+        if bar is not None:
+            bar.clear()
+        print(summary_line(results["claims"][-1]), flush=True)
+
+    print(f"implementation {impl.name} ({source}), budget {args.budget}, seed {args.seed}, device {args.device}, "
+          f"dtype {args.dtype}: {len(claims)} claim(s)", flush=True)
+    try:
+        results = verify(claims, impl, source, args.budget, args.seed, args.device, args.dtype, config, update, save)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished claims are kept in {out / 'results.json'}; "
+              "rerun the same command to compute the rest", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    write_results(results, out)
+    _write_report([results], out)
+    counts = ", ".join(f"{k} {v}" for k, v in results["run"]["counts"].items() if v)
+    print(f"{counts}; {results['run']['seconds']:.1f}s; results in {out / 'results.json'}")
+    return exit_status(results)
+
+
+def _write_report(results: list[dict[str, Any]], out: Path) -> Path | None:
+    try:
+        from .report import write_report
+    except ImportError:  # the report package is optional until it lands
+        return None
+    path = write_report(results, out)
+    print(f"report: {path}")
+    return path
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import load_results
+
+    results = [load_results(Path(p)) for p in args.results]
+    out = Path(args.out) if args.out else Path(args.results[0]).parent
+    _write_report(results, out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``resnet-claims`` command."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "list":
+            return cmd_list()
+        if args.command == "verify":
+            return cmd_verify(args)
+        return cmd_report(args)
+    except (UsageError, ClaimError, PluginError, FileNotFoundError) as exc:
+        print(f"resnet-claims: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

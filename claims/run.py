@@ -1,0 +1,150 @@
+"""Running claims: cells -> measurements -> estimate -> verdict -> one results entry per claim."""
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from concurrent.futures import Executor
+from functools import partial
+from typing import Any, Callable, Mapping
+
+from reference_impl.protocol import Capability
+
+from .spec import CellContext, Claim, Estimate, Table
+from .stats import bonferroni_level, equivalence_verdict, hull
+from .sweep import Cell, cells
+
+Progress = Callable[[str, int, int], None]
+
+
+class MeasurementError(RuntimeError):
+    """A cell produced something that is not a finite measurement."""
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def measure_cell(claim: Claim, impl: Any, device: str, dtype: str, networks: int, cell: Cell) -> list[dict[str, Any]]:
+    """Run one cell and return its rows (cell params + inner values + measured values), checked finite."""
+    ctx = CellContext(cell.params, cell.replicate, cell.seed, networks, impl, device, dtype)
+    out = claim.measure(ctx)
+    rows = [out] if isinstance(out, Mapping) else list(out)
+    base = {k: v for k, v in cell.params.items() if not isinstance(v, tuple)}
+    result = []
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise MeasurementError(
+                    f"{impl.name}: cell {base} replicate {cell.replicate} measured {key}={value} (not finite)"
+                )
+        result.append({**base, **row, "cell": cell.index, "replicate": cell.replicate})
+    return result
+
+
+def _entry(claim: Claim, budget: str) -> dict[str, Any]:
+    return {
+        "id": claim.id,
+        "statement": claim.statement,
+        "quantity": claim.quantity,
+        "estimand": claim.estimand,
+        "source": {"paper": claim.source.paper, "arxiv": claim.source.arxiv, "where": claim.source.where},
+        "prediction": claim.prediction,
+        "tolerance": claim.tolerance,
+        "prediction_origin": claim.prediction_origin,
+        "tolerance_why": claim.tolerance_why,
+        "ci_level": claim.level,
+        "sweep": claim.sweep(budget).to_dict(),
+        "paper_numbers": [dict(p) for p in claim.paper_numbers],
+        "controls": [],
+        "config": {},
+    }
+
+
+def _fill(entry: dict[str, Any], claim: Claim, est: Estimate, level: float) -> None:
+    verdict = equivalence_verdict(est.ci, claim.prediction, claim.tolerance)
+    lo, hi = hull(est.ci)
+    entry.update(
+        verdict=verdict,
+        estimate=_finite(est.value),
+        ci=[_finite(lo), _finite(hi)],
+        ci_pieces=[[_finite(a), _finite(b)] for a, b in est.ci],
+        ci_level=level,
+        fit_table=est.fit_table,
+        figure=est.figure,
+        notes=est.notes,
+    )
+    ci_text = " u ".join(f"[{a:.4g}, {b:.4g}]" for a, b in est.ci) or "empty"
+    entry["message"] = (
+        f"{claim.estimand} = {est.value:.4g}, {100 * level:.4g}% CI {ci_text}; "
+        f"predicted {claim.prediction:g} +- {claim.tolerance:g} ({claim.prediction_origin}): {verdict}"
+    )
+
+
+def run_once(
+    claim: Claim,
+    impl: Any,
+    budget: str,
+    seed: int,
+    device: str,
+    dtype: str,
+    config: Mapping[str, Any] | None = None,
+    level: float | None = None,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+) -> dict[str, Any]:
+    """One statistical test of a claim at one configuration; never raises for a failing cell."""
+    level = claim.level if level is None else level
+    entry = _entry(claim, budget)
+    entry["config"] = dict(config or {})
+    start = time.perf_counter()
+    sweep = claim.sweep(budget)
+    todo = cells(claim.id, sweep, seed, config)
+    entry["cells"] = []
+    try:
+        work = partial(measure_cell, claim, impl, device, dtype, sweep.networks)
+        mapped = executor.map(work, todo) if executor is not None else map(work, todo)
+        rows: list[dict[str, Any]] = []
+        for i, (cell, cell_rows) in enumerate(zip(todo, mapped)):
+            rows += cell_rows
+            entry["cells"].append({"params": _jsonable(cell.params), "replicate": cell.replicate, "seed": cell.seed,
+                                   "values": [{k: v for k, v in r.items() if k not in cell.params and k not in ("cell", "replicate")} for r in cell_rows]})
+            if progress:
+                progress(claim.id, i + 1, len(todo))
+        _fill(entry, claim, claim.estimate(Table(rows), level), level)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # a plug-in or a cell failed: this claim is an error, the others still run
+        entry.update(verdict="error", estimate=None, ci=[None, None], message=f"{type(exc).__name__}: {exc}",
+                     traceback=traceback.format_exc(limit=6))
+    entry["seconds"] = time.perf_counter() - start
+    return entry
+
+
+def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+
+
+def run_claim(
+    claim: Claim,
+    impl: Any,
+    budget: str = "default",
+    seed: int = 0,
+    device: str = "cpu",
+    dtype: str = "float32",
+    config: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    executor: Executor | None = None,
+) -> dict[str, Any]:
+    """Run a claim: capability check, then one test, or a property over its configuration class."""
+    missing = claim.requires & ~impl.capabilities
+    if missing:
+        entry = _entry(claim, budget)
+        entry.update(verdict="not applicable", estimate=None, ci=[None, None], seconds=0.0,
+                     message=f"{impl.name} lacks capability {missing}")
+        return entry
+    if claim.config_space is None or config is not None:
+        return run_once(claim, impl, budget, seed, device, dtype, config, None, progress, executor)
+    from .properties import run_property
+
+    return run_property(claim, impl, budget, seed, device, dtype, progress, executor)

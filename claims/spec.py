@@ -1,0 +1,184 @@
+"""How a claim is declared (the Claim dataclass) and the registry that holds the catalogue."""
+from __future__ import annotations
+
+import fnmatch
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from reference_impl.protocol import Capability, NetSpec
+
+BUDGETS = ("smoke", "default", "thorough")
+VERDICTS = ("holds", "violated", "inconclusive", "error", "not applicable")
+
+
+class ClaimError(ValueError):
+    """Bad usage of the claim catalogue: unknown id, unknown budget, bad config."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a claim comes from."""
+
+    paper: str
+    arxiv: str
+    where: str
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The grid for one budget: cells are the product of ``axes`` times ``replicates``.
+
+    ``inner`` axes are handled inside one measurement call (the same networks evaluated at every
+    inner value: common random numbers); ``networks`` is S, the ensemble size of one cell.
+    """
+
+    axes: Mapping[str, Sequence[Any]]
+    replicates: int
+    networks: int
+    inner: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "axes": {k: list(v) for k, v in self.axes.items()},
+            "inner": {k: list(v) for k, v in self.inner.items()},
+            "replicates": self.replicates,
+            "networks": self.networks,
+            "fixed": dict(self.fixed),
+        }
+
+
+@dataclass(frozen=True)
+class CellContext:
+    """Everything one measurement may use; a cell's result depends on nothing else."""
+
+    params: Mapping[str, Any]
+    replicate: int
+    seed: int
+    networks: int
+    impl: Any
+    device: str
+    dtype: str
+
+    def generator(self, stream: int = 0) -> "torch.Generator":  # noqa: F821
+        """A fresh torch.Generator seeded from this cell's seed (and an optional stream number)."""
+        import torch
+
+        gen = torch.Generator(device=self.device if self.device.startswith("cuda") else "cpu")
+        gen.manual_seed((self.seed + 1_000_003 * stream) % (2**63))
+        return gen
+
+    def spec(self, **fields_: Any) -> NetSpec:
+        """A NetSpec on this run's device and dtype."""
+        return NetSpec(device=self.device, dtype=self.dtype, **fields_)
+
+
+class Table:
+    """The tidy measurement table: one row per (cell, inner value) with params and values."""
+
+    def __init__(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        self.rows = list(rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def col(self, name: str) -> np.ndarray:
+        try:
+            return np.array([r[name] for r in self.rows])
+        except KeyError:
+            raise KeyError(f"column {name!r} missing; have {sorted(self.rows[0]) if self.rows else []}") from None
+
+    def where(self, **equal: Any) -> "Table":
+        return Table([r for r in self.rows if all(r[k] == v for k, v in equal.items())])
+
+    def unique(self, name: str) -> list[Any]:
+        return sorted({r[name] for r in self.rows})
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What an estimator returns: the estimand's value and confidence set, plus what to show."""
+
+    value: float
+    ci: list[tuple[float, float]]
+    fit_table: list[dict[str, Any]] = field(default_factory=list)
+    figure: dict[str, Any] | None = None
+    notes: str = ""
+
+
+Measure = Callable[[CellContext], Mapping[str, float] | Sequence[Mapping[str, Any]]]
+Estimator = Callable[[Table, float], Estimate]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One executable claim: a pre-registered prediction, its tolerance, and how to measure it."""
+
+    id: str
+    statement: str
+    source: Source
+    quantity: str
+    estimand: str
+    prediction: float
+    tolerance: float
+    tolerance_why: str
+    prediction_origin: str  # "quoted" from the paper or "derived" here
+    sweeps: Mapping[str, Sweep]
+    measure: Measure
+    estimate: Estimator
+    controls: tuple[str, ...] = ()
+    requires: Capability = Capability.FORWARD_TRACE
+    level: float = 0.95
+    config_space: Callable[[], Any] | None = None  # hypothesis strategy of configs (property claims)
+    examples: Mapping[str, int] = field(default_factory=dict)
+    paper_numbers: tuple[Mapping[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        missing = [b for b in BUDGETS if b not in self.sweeps]
+        if missing:
+            raise ClaimError(f"claim {self.id}: no sweep for budget(s) {missing}")
+        if self.prediction_origin not in ("quoted", "derived"):
+            raise ClaimError(f"claim {self.id}: prediction_origin must be 'quoted' or 'derived'")
+        if not (self.tolerance > 0 and math.isfinite(self.tolerance)):
+            raise ClaimError(f"claim {self.id}: tolerance must be positive")
+
+    def sweep(self, budget: str) -> Sweep:
+        if budget not in self.sweeps:
+            raise ClaimError(f"unknown budget {budget!r}; allowed: {', '.join(BUDGETS)}")
+        return self.sweeps[budget]
+
+
+_REGISTRY: dict[str, Claim] = {}
+
+
+def register(claim: Claim) -> Claim:
+    """Add a claim to the catalogue; ids are unique."""
+    if claim.id in _REGISTRY and _REGISTRY[claim.id] is not claim:
+        raise ClaimError(f"duplicate claim id {claim.id!r}")
+    _REGISTRY[claim.id] = claim
+    return claim
+
+
+def all_claims() -> list[Claim]:
+    """Every registered claim, catalogue modules imported first."""
+    from . import catalogue  # noqa: F401  (registers on import)
+
+    return list(_REGISTRY.values())
+
+
+def select(patterns: Sequence[str] | None) -> list[Claim]:
+    """Claims whose id matches any pattern (exact id or glob such as ``marion.*``)."""
+    claims = all_claims()
+    if not patterns:
+        return claims
+    chosen: list[Claim] = []
+    for pat in patterns:
+        hits = [c for c in claims if fnmatch.fnmatchcase(c.id, pat)]
+        if not hits:
+            known = ", ".join(c.id for c in claims)
+            raise ClaimError(f"unknown claim id {pat!r}; known ids: {known}")
+        chosen += [c for c in hits if c not in chosen]
+    return chosen

@@ -1,0 +1,117 @@
+"""Fits, confidence sets and equivalence verdicts (statsmodels / scipy, not hand-rolled tests).
+
+Every fit clusters its standard errors on the sweep cell that produced the rows, because rows of
+one cell share random numbers (common random numbers across an inner axis) while different cells
+are independent. Confidence sets may be unbounded or a union of two rays (Fieller's theorem for
+a ratio); the verdict logic works on the set, never on a point estimate.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import statsmodels.api as sm
+from scipy import stats as sps
+
+Interval = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class LinearFit:
+    """An OLS fit with cluster-robust covariance: coefficients, covariance, t quantile, R^2, n."""
+
+    params: np.ndarray
+    cov: np.ndarray
+    t_crit: float
+    r2: float
+    n: int
+    clusters: int
+
+    def ci(self, index: int) -> Interval:
+        half = self.t_crit * math.sqrt(max(self.cov[index, index], 0.0))
+        return (float(self.params[index] - half), float(self.params[index] + half))
+
+
+def ols(design: np.ndarray, y: np.ndarray, groups: np.ndarray, level: float) -> LinearFit:
+    """OLS of y on ``design`` with cluster-robust (CR1) covariance and t(G-1) quantiles."""
+    groups = np.unique(np.asarray(groups), return_inverse=True)[1]
+    n_clusters = int(groups.max()) + 1
+    if n_clusters < 3 or len(y) <= design.shape[1]:
+        raise ValueError(f"too few observations to fit: {len(y)} rows in {n_clusters} clusters")
+    res = sm.OLS(y, design).fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
+    t_crit = float(sps.t.ppf(0.5 + level / 2, df=n_clusters - 1))
+    return LinearFit(np.asarray(res.params), np.asarray(res.cov_params()), t_crit, float(res.rsquared), len(y), n_clusters)
+
+
+def loglog_slope(x: np.ndarray, y: np.ndarray, groups: np.ndarray, level: float) -> LinearFit:
+    """Fit log y = c + s log x; params = (c, s). y must be positive."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if np.any(y <= 0) or np.any(x <= 0):
+        raise ValueError("log-log fit needs positive x and y; got a non-positive value")
+    design = np.column_stack([np.ones_like(x), np.log(x)])
+    return ols(design, np.log(y), groups, level)
+
+
+def fieller_ratio(num: float, den: float, v_nn: float, v_dd: float, v_nd: float, t_crit: float) -> list[Interval]:
+    """Confidence set for theta = num / den: {theta : |num - theta den| <= t sd(num - theta den)}.
+
+    Returns one interval, two rays (when den is not clearly non-zero), or the whole line.
+    """
+    a = den * den - t_crit**2 * v_dd
+    b = num * den - t_crit**2 * v_nd
+    c = num * num - t_crit**2 * v_nn
+    disc = b * b - a * c
+    if a > 0:
+        if disc < 0:  # cannot happen for a valid covariance; be safe
+            return []
+        r = math.sqrt(disc)
+        return [((b - r) / a, (b + r) / a)]
+    if disc <= 0:
+        return [(-math.inf, math.inf)]
+    r = math.sqrt(disc)
+    lo, hi = sorted(((b - r) / a, (b + r) / a))
+    return [(-math.inf, lo), (hi, math.inf)]
+
+
+def linear_root(fit: LinearFit, i_const: int, i_slope: int, centre: float = 0.0) -> tuple[float, list[Interval]]:
+    """Root of s(b) = p[i_const] + p[i_slope] (b - centre), with its Fieller confidence set."""
+    p, v = fit.params, fit.cov
+    num, den = -p[i_const], p[i_slope]
+    pieces = fieller_ratio(num, den, v[i_const, i_const], v[i_slope, i_slope], -v[i_const, i_slope], fit.t_crit)
+    shift = [(lo + centre, hi + centre) for lo, hi in pieces]
+    estimate = num / den + centre if den != 0 else math.nan
+    return float(estimate), shift
+
+
+def hull(pieces: list[Interval]) -> Interval:
+    """The smallest interval containing a confidence set (nan, nan for an empty set)."""
+    if not pieces:
+        return (math.nan, math.nan)
+    return (min(p[0] for p in pieces), max(p[1] for p in pieces))
+
+
+def equivalence_verdict(pieces: list[Interval], prediction: float, tolerance: float) -> str:
+    """holds if the set lies inside prediction +- tolerance, violated if it misses it, else inconclusive."""
+    lo, hi = prediction - tolerance, prediction + tolerance
+    if not pieces:
+        return "inconclusive"
+    if all(lo <= a and b <= hi for a, b in pieces):
+        return "holds"
+    if all(b < lo or a > hi for a, b in pieces):
+        return "violated"
+    return "inconclusive"
+
+
+def bonferroni_level(level: float, examples: int) -> float:
+    """Per-example confidence level so that ``examples`` tests keep family-wise level ``level``."""
+    return 1.0 - (1.0 - level) / max(examples, 1)
+
+
+def mean_ci(values: np.ndarray, level: float) -> tuple[float, float]:
+    """Mean and half-width of its t confidence interval."""
+    values = np.asarray(values, float)
+    if len(values) < 2:
+        return float(values.mean()), math.inf
+    sem = float(sps.sem(values))
+    return float(values.mean()), float(sps.t.ppf(0.5 + level / 2, len(values) - 1) * sem)

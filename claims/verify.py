@@ -1,0 +1,98 @@
+"""Verify a set of claims against one implementation and write results.json (docs/results-schema.md)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import platform
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from . import __version__
+from .run import Progress, run_claim
+from .spec import VERDICTS, Claim
+
+SCHEMA_VERSION = 1
+
+
+def run_metadata(impl: Any, source: str, budget: str, seed: int, device: str, dtype: str) -> dict[str, Any]:
+    """The ``run`` block of results.json."""
+    return {
+        "implementation": impl.name, "impl_version": impl.version, "impl_source": source,
+        "budget": budget, "seed": seed, "device": device, "dtype": dtype,
+        "package_version": __version__, "torch": torch.__version__, "python": platform.python_version(),
+        "platform": platform.platform(), "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def verify(
+    claims: Sequence[Claim],
+    impl: Any,
+    source: str = "default",
+    budget: str = "default",
+    seed: int = 0,
+    device: str = "cpu",
+    dtype: str = "float32",
+    config: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+    on_result: Any = None,
+) -> dict[str, Any]:
+    """Run every claim; ``on_result(results)`` is called after each so finished work is never lost."""
+    results = {"schema_version": SCHEMA_VERSION, "run": run_metadata(impl, source, budget, seed, device, dtype), "claims": []}
+    start = time.perf_counter()
+    try:
+        for claim in claims:
+            results["claims"].append(run_claim(claim, impl, budget, seed, device, dtype, config, progress))
+            _summarise(results, start)
+            if on_result:
+                on_result(results)
+    finally:
+        _summarise(results, start)
+    return results
+
+
+def _summarise(results: dict[str, Any], start: float) -> None:
+    results["run"]["seconds"] = time.perf_counter() - start
+    results["run"]["counts"] = {v: sum(c["verdict"] == v for c in results["claims"]) for v in VERDICTS}
+
+
+def exit_status(results: Mapping[str, Any]) -> int:
+    """0 all hold, 1 any violated or errored, 3 none violated but some inconclusive."""
+    verdicts = {c["verdict"] for c in results["claims"]}
+    if verdicts & {"violated", "error"}:
+        return 1
+    if "inconclusive" in verdicts:
+        return 3
+    return 0
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def write_results(results: Mapping[str, Any], out_dir: Path) -> Path:
+    """Write out_dir/results.json atomically (temp file, then rename); non-finite numbers become null."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "results.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(_clean(results), indent=1, default=str))
+    tmp.replace(path)
+    return path
+
+
+def summary_line(entry: Mapping[str, Any]) -> str:
+    """One line per claim: id, verdict, estimate with CI, prediction +- tolerance, seconds."""
+    est, (lo, hi) = entry.get("estimate"), entry.get("ci") or (None, None)
+    fmt = lambda v: "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.4g}"  # noqa: E731
+    return (f"{entry['id']:<42} {entry['verdict'].upper():<14} est {fmt(est)} CI [{fmt(lo)}, {fmt(hi)}]  "
+            f"pred {entry['prediction']:g} +- {entry['tolerance']:g}  {entry.get('seconds', 0):.1f}s")
+

@@ -1,0 +1,144 @@
+"""The contract a ResNet implementation meets so that every claim can run against it.
+
+Tensor dimensions in docstrings: S networks, B inputs, n width, L depth, d input dimension.
+An implementation is a factory-made object with a ``name``, a ``version``, the
+``capabilities`` it offers and a ``build`` method that draws S independent networks
+from one seeded ``torch.Generator``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from enum import Flag, auto
+from typing import Any, Literal, Mapping, Protocol, runtime_checkable
+
+import torch
+
+ACTIVATIONS = ("relu", "tanh", "erf", "gelu")
+INITS = ("gaussian", "uniform", "fbm", "rbf")
+BLOCKS = ("res1", "res3")
+PARAMETRIZATIONS = ("standard", "depth_mup")
+DTYPES = ("float32", "float64")
+
+
+class SpecError(ValueError):
+    """A network specification with a value outside what the contract allows."""
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """What network to build: the same object describes it to every implementation.
+
+    Residual update (pre-activation, ``preact=True``):
+      res1: h_{k+1} = h_k + a * V_{k+1} phi(h_k)
+      res3: h_{k+1} = h_k + a * V_{k+1} phi(W_{k+1} h_k)
+    post-activation (``preact=False``): h_{k+1} = phi(h_k + a * V_{k+1} h_k) for res1,
+    phi(h_k + a * V_{k+1} phi(W_{k+1} h_k)) for res3.
+    Branch multiplier a = scale * depth**(-beta) (Marion et al.'s alpha_L = L^-beta; Fischer
+    et al.'s alpha is ``scale`` with beta = 0). Weight entries have variance sigma_w2 / n;
+    a bias of variance bias_var is added inside the branch, after V.
+    ``input_dim=None`` means no input layer: the input x is h_0 itself.
+    """
+
+    width: int
+    depth: int
+    block: Literal["res1", "res3"] = "res1"
+    beta: float = 0.5
+    scale: float = 1.0
+    activation: str = "relu"
+    init: Literal["gaussian", "uniform", "fbm", "rbf"] = "gaussian"
+    init_param: float | None = None
+    sigma_w2: float = 1.0
+    bias_var: float = 0.0
+    preact: bool = True
+    input_dim: int | None = None
+    parametrization: Literal["standard", "depth_mup"] = "standard"
+    dtype: Literal["float32", "float64"] = "float32"
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        def bad(field: str, allowed: str) -> SpecError:
+            return SpecError(f"NetSpec.{field}={getattr(self, field)!r} is invalid: {allowed}")
+
+        if not isinstance(self.width, int) or self.width < 1:
+            raise bad("width", "expected a positive integer")
+        if not isinstance(self.depth, int) or self.depth < 1:
+            raise bad("depth", "expected a positive integer (number of residual blocks)")
+        if self.block not in BLOCKS:
+            raise bad("block", f"allowed: {', '.join(BLOCKS)}")
+        if self.activation not in ACTIVATIONS:
+            raise bad("activation", f"allowed: {', '.join(ACTIVATIONS)}")
+        if self.init not in INITS:
+            raise bad("init", f"allowed: {', '.join(INITS)}")
+        if self.init == "fbm" and not (self.init_param is not None and 0 < self.init_param < 1):
+            raise bad("init_param", "fbm needs a Hurst index in (0, 1)")
+        if self.init == "rbf" and not (self.init_param is not None and self.init_param > 0):
+            raise bad("init_param", "rbf needs a positive bandwidth")
+        if not (math.isfinite(self.beta) and math.isfinite(self.scale)):
+            raise bad("beta", "beta and scale must be finite")
+        if not (self.sigma_w2 > 0 and math.isfinite(self.sigma_w2)):
+            raise bad("sigma_w2", "expected a positive finite weight variance")
+        if not (self.bias_var >= 0 and math.isfinite(self.bias_var)):
+            raise bad("bias_var", "expected a non-negative finite bias variance")
+        if self.input_dim is not None and (not isinstance(self.input_dim, int) or self.input_dim < 1):
+            raise bad("input_dim", "expected None or a positive integer")
+        if self.parametrization not in PARAMETRIZATIONS:
+            raise bad("parametrization", f"allowed: {', '.join(PARAMETRIZATIONS)}")
+        if self.dtype not in DTYPES:
+            raise bad("dtype", f"allowed: {', '.join(DTYPES)}")
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise bad("device", "allowed: cpu, cuda, cuda:N")
+
+    @property
+    def branch_multiplier(self) -> float:
+        """a = scale * L^-beta: the residual-branch scaling (Marion et al.'s alpha_L)."""
+        return self.scale * self.depth ** (-self.beta)
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return getattr(torch, self.dtype)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "NetSpec":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SpecError(f"unknown NetSpec field(s) {unknown}; allowed: {sorted(known)}")
+        return cls(**data)
+
+    def with_(self, **changes: Any) -> "NetSpec":
+        return replace(self, **changes)
+
+
+class Capability(Flag):
+    """What an implementation can do; a claim needing more is reported `not applicable`."""
+
+    FORWARD_TRACE = auto()
+    GRAD_TRACE = auto()
+    TRAIN_STEP = auto()
+    WEIGHTS = auto()
+
+
+class Ensemble(Protocol):
+    """S networks built from one NetSpec."""
+
+    def trace(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden states h_0..h_L: x (S, B, d) -> (S, L+1, B, n)."""
+
+    def grad_trace(self, x: torch.Tensor, g_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward trace and dLoss/dh_k for Loss = sum <g_out, h_L>: g_out (S, B, n) ->
+        ((S, L+1, B, n), (S, L+1, B, n)). Needs Capability.GRAD_TRACE."""
+
+
+@runtime_checkable
+class ResNetImpl(Protocol):
+    """A plug-in: ``build`` must draw every random number from ``generator``."""
+
+    name: str
+    version: str
+    capabilities: Capability
+
+    def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> Ensemble: ...

@@ -1,0 +1,37 @@
+"""The reference implementation as a plug-in: dense weights, or the exact init sampler."""
+from __future__ import annotations
+
+import torch
+
+from . import __version__
+from .ensemble import DenseEnsemble
+from .protocol import Capability, Ensemble, NetSpec
+from .sampling import ConditionalEnsemble
+
+
+class ReferenceImpl:
+    """The suite's own ResNet; ``fast`` uses the exact conditional sampler where it is exact."""
+
+    version = __version__
+    capabilities = Capability.FORWARD_TRACE | Capability.GRAD_TRACE | Capability.WEIGHTS
+
+    def __init__(self, fast: bool = True) -> None:
+        self.fast = fast
+        self.name = "reference" if fast else "reference-dense"
+
+    def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> Ensemble:
+        if n_networks < 1:
+            raise ValueError(f"n_networks={n_networks} is invalid: expected a positive integer")
+        if self.fast and spec.init == "gaussian":
+            return ConditionalEnsemble(spec, n_networks, generator)
+        return DenseEnsemble(spec, n_networks, generator)
+
+
+def make_reference() -> ReferenceImpl:
+    """Entry point ``reference``: the fast exact sampler where it applies, dense otherwise."""
+    return ReferenceImpl(fast=True)
+
+
+def make_reference_dense() -> ReferenceImpl:
+    """Entry point ``reference-dense``: always materialise the weights."""
+    return ReferenceImpl(fast=False)
