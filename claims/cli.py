@@ -1,4 +1,4 @@
-"""The resnet-claims command line: list | verify | report."""
+"""The resnet-claims command line: list | verify | report | calibrate."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +17,13 @@ EXAMPLES_VERIFY = """examples:
   resnet-claims verify --impl mypkg.resnet:factory --out reports/mine
   resnet-claims verify --claims marion.iid_sqrt_l_unique --config '{"activation": "tanh"}'
 exit status: 0 all hold, 1 some violated or error, 3 some inconclusive (none violated), 2 bad usage"""
+
+EXAMPLES_CALIBRATE = """examples:
+  resnet-claims calibrate                               # every claim, 20 seeds, default budget
+  resnet-claims calibrate --seeds 5 --budget smoke --claims 'marion.*' --out reports/cal-smoke
+runs each claim on the reference and on every negative control it lists; rerunning the same
+command resumes from --out/calibration.json.
+exit status: 0 every target met, 1 some target missed or a run errored, 2 bad usage"""
 
 
 class UsageError(Exception):
@@ -40,6 +47,20 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--config", default=None, help="JSON object of parameters overriding the claim's fixed ones")
     v.add_argument("--out", default="reports", help="output folder for results.json (default reports/)")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
+    c = sub.add_parser("calibrate", help="measure the suite's false-alarm rate and power (reliability table)",
+                       epilog=EXAMPLES_CALIBRATE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("--seeds", type=int, default=20, metavar="K", help="number of master seeds (default 20)")
+    c.add_argument("--first-seed", type=int, default=0, help="seeds are FIRST..FIRST+K-1 (default 0)")
+    c.add_argument("--budget", default="default", help=f"one of {', '.join(BUDGETS)} (default: default)")
+    c.add_argument("--claims", nargs="+", metavar="ID", help="claim ids or globs (default: all)")
+    c.add_argument("--impl", default="reference", help="implementation calibrated as the reference "
+                   "(default: reference; controls are always the reference with one defect)")
+    c.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    c.add_argument("--dtype", default="float32", help="float32 or float64 (default float32)")
+    c.add_argument("--out", default="reports/calibration",
+                   help="folder for calibration.json and calibration.md (default reports/calibration/)")
+    c.add_argument("--fresh", action="store_true", help="ignore runs saved by an earlier calibration in --out")
+    c.add_argument("--quiet", action="store_true", help="no line per run")
     r = sub.add_parser("report", help="rebuild the HTML report from saved results.json file(s)",
                        epilog="examples:\n  resnet-claims report reports/results.json\n"
                               "  resnet-claims report a/results.json b/results.json --out compare/",
@@ -151,6 +172,30 @@ def _write_report(results: list[dict[str, Any]], out: Path) -> Path | None:
     return path
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import all_met, calibrate
+
+    _check_choice("budget", args.budget, BUDGETS)
+    _check_choice("dtype", args.dtype, ("float32", "float64"))
+    if args.seeds < 1:
+        raise UsageError(f"--seeds {args.seeds} is not allowed; expected a positive integer")
+    if not (args.device == "cpu" or args.device.startswith("cuda")):
+        raise UsageError(f"--device {args.device!r} is not allowed; choose one of: cpu, cuda, cuda:N")
+    claims = select(args.claims)
+    out = Path(args.out)
+    log = None if args.quiet else (lambda line: print(line, flush=True))
+    try:
+        data = calibrate(claims, args.seeds, args.budget, args.device, args.dtype, args.impl, args.first_seed,
+                         out, resume=not args.fresh, log=log)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished runs are kept in {out / 'calibration.json'}; "
+              "rerun the same command to compute the rest", file=sys.stderr)
+        return 130
+    print((out / "calibration.md").read_text())
+    print(f"reliability table: {out / 'calibration.md'} and {out / 'calibration.json'}")
+    return 0 if all_met(data) else 1
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import load_results
 
@@ -169,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list()
         if args.command == "verify":
             return cmd_verify(args)
+        if args.command == "calibrate":
+            return cmd_calibrate(args)
         return cmd_report(args)
     except (UsageError, ClaimError, PluginError, FileNotFoundError) as exc:
         print(f"resnet-claims: error: {exc}", file=sys.stderr)

@@ -136,12 +136,23 @@ def run_claim(
     progress: Progress | None = None,
     executor: Executor | None = None,
 ) -> dict[str, Any]:
-    """Run a claim: capability check, then one test, or a property over its configuration class."""
+    """Run a claim: capability check, plug-in validation on a probe network (claims/validate.py),
+    then one test, or a property over its configuration class."""
     missing = claim.requires & ~impl.capabilities
     if missing:
         entry = _entry(claim, budget)
         entry.update(verdict="not applicable", estimate=None, ci=[None, None], seconds=0.0,
                      message=f"{impl.name} lacks capability {missing}")
+        return entry
+    from .validate import validate_for_claim
+
+    start = time.perf_counter()
+    problem = validate_for_claim(claim, impl, budget, device, dtype, config)
+    if problem is not None:  # the plug-in broke the contract on a probe network: this claim is an error
+        entry = _entry(claim, budget)
+        entry["config"] = dict(config or {})
+        entry.update(verdict="error", estimate=None, ci=[None, None], message=problem,
+                     seconds=time.perf_counter() - start)
         return entry
     if claim.config_space is None or config is not None:
         return run_once(claim, impl, budget, seed, device, dtype, config, None, progress, executor)

@@ -34,13 +34,18 @@ class LinearFit:
 
 
 def ols(design: np.ndarray, y: np.ndarray, groups: np.ndarray, level: float) -> LinearFit:
-    """OLS of y on ``design`` with cluster-robust (CR1) covariance and t(G-1) quantiles."""
+    """OLS of y on ``design``: cluster-robust (CR1) covariance with t(G-1) quantiles, or, when every
+    cluster is a single row, HC3 with t(n-k) (CR1 = HC1 undercovers badly in small samples)."""
     groups = np.unique(np.asarray(groups), return_inverse=True)[1]
     n_clusters = int(groups.max()) + 1
     if n_clusters < 3 or len(y) <= design.shape[1]:
         raise ValueError(f"too few observations to fit: {len(y)} rows in {n_clusters} clusters")
-    res = sm.OLS(y, design).fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True)
-    t_crit = float(sps.t.ppf(0.5 + level / 2, df=n_clusters - 1))
+    model = sm.OLS(y, design)
+    if n_clusters == len(y):
+        res, df = model.fit(cov_type="HC3", use_t=True), len(y) - design.shape[1]
+    else:
+        res, df = model.fit(cov_type="cluster", cov_kwds={"groups": groups}, use_t=True), n_clusters - 1
+    t_crit = float(sps.t.ppf(0.5 + level / 2, df=df))
     return LinearFit(np.asarray(res.params), np.asarray(res.cov_params()), t_crit, float(res.rsquared), len(y), n_clusters)
 
 

@@ -127,11 +127,14 @@ class RunResult:
     """Per-network trajectories of one run (S networks, T steps, B train / Bt test inputs).
 
     f_train (S, T+1, B), f_test (S, T+1, Bt), loss (S, T+1): before each step and after the last.
-    coupling (S, T+1, L) when recorded: c_l(t) = mean_i <W_l(0) q_{l,i}, ghat_{l,i}(t)> / sqrt(n),
-    q_{l,i} = x_{l,i}(0)/|x_{l,i}(0)|, ghat = n dF/dh_l, at the gradient of step t (T+1 entries,
-    the last one a gradient taken after the final update). The reused-weight part of this run's
-    backward signal at layer l is then a * phi'(h_{l-1}) * q_l * sqrt(n) c_l: a per-layer
-    increment of a * c_l in O(1) coordinate units (derived in claims/catalogue/nfd2025.md).
+    coupling (S, T+1, L) when recorded: c_l(t) = mean_i <q_{l,i}, M_l^T ghat_{l,i}(t)> / sqrt(n), the
+    component along the initial forward feature q_{l,i} = x_{l,i}(0)/|x_{l,i}(0)| of the backward
+    product with the initial matrix M_l this run's backward uses (W_l(0) for "reuse", so
+    c_l = <W_l(0) q, ghat>/sqrt(n); B_l(0) for the decoupled runs, where it has mean zero);
+    ghat = n dF/dh_l at the gradient of step t (T+1 entries, the last taken after the final
+    update). The reused-weight part of the backward signal at layer l is a * phi'(h_{l-1}) *
+    sqrt(n) q_l c_l: a per-layer increment a * c_l in O(1) coordinate units
+    (claims/catalogue/nfd2025.md).
     """
 
     f_train: torch.Tensor
@@ -181,6 +184,14 @@ class _LazySource:
         for j in range(1, m):
             out = out + self.mats[l * m + j].rmatmul(g)
         return out / math.sqrt(m)
+
+
+def draw_frozen_layers(s: int, n: int, d: int, gen: torch.Generator, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """The frozen muP input layer U (S, n, d), entries N(0, 1/d), and readout v (S, n), entries N(0, 1)
+    (used with multiplier 1/n); drawn first, before the hidden weights, from the run's generator."""
+    u_in = torch.randn(s, n, d, generator=gen, dtype=torch.float64, device=device) / math.sqrt(d)
+    v = torch.randn(s, n, generator=gen, dtype=torch.float64, device=device)
+    return u_in, v
 
 
 def _coarse_eps(eps: torch.Tensor, depth: int) -> torch.Tensor:
@@ -252,9 +263,7 @@ def _train_chunk(
     n, d, dev = spec.width, cfg.input_dim, spec.device
     task = make_task(cfg)
     b, bt, steps = cfg.n_train, cfg.n_test, cfg.steps
-    # muP input layer U: entries N(0, 1/d), frozen; readout v ~ N(0, 1), multiplier 1/n, frozen
-    u_in = torch.randn(s, n, d, generator=gen, dtype=torch.float64, device=dev) / math.sqrt(d)
-    v = torch.randn(s, n, generator=gen, dtype=torch.float64, device=dev)
+    u_in, v = draw_frozen_layers(s, n, d, gen, dev)
     per_run_cols = (steps + 1) * (b + bt) + (steps + 1) * b
     cap = per_run_cols * len(runs) + 4
     make = (lambda: _DenseSource(s, fine, n, gen, dev)) if path == "dense" else (
@@ -288,7 +297,7 @@ def _run(spec, cfg, run: Run, source, eps, copy, h0, v, y) -> RunResult:  # noqa
     k = 0
     q0: torch.Tensor | None = None   # (S, L, n, B) orthonormal basis of the initial train features
     wq0: torch.Tensor | None = None  # (S, L, n, B) W_l(0) q0
-    unit0: torch.Tensor | None = None  # (S, L, n, B) W_l(0) x/|x| per input (coupling record)
+    unit0: torch.Tensor | None = None  # (S, L, n, B) q = x_l(0)/|x_l(0)| per input (coupling record)
     f_tr, f_te, losses, cpl = [], [], [], []
 
     for t in range(steps + 1):
@@ -300,7 +309,7 @@ def _run(spec, cfg, run: Run, source, eps, copy, h0, v, y) -> RunResult:  # noqa
             x = phi(h)
             z0 = source.fwd(depth, l, x)
             z = z0 + gcols[:, l, :, :k] @ (xcols[:, l, :, :k].transpose(1, 2) @ x) if k else z0
-            if t == 0:
+            if t == 0 and run.backward == "paired":
                 z0s.append(z0[:, :, :b])
             h = h + a * z
             hs.append(h)
@@ -316,21 +325,19 @@ def _run(spec, cfg, run: Run, source, eps, copy, h0, v, y) -> RunResult:  # noqa
         losses.append(loss)
         if t == 0:
             x0 = torch.stack([phi(hs[l][:, :, :b]) for l in range(depth)], 1)  # (S, L, n, B)
-            z0_all = torch.stack(z0s, 1)
             if run.backward == "paired":
+                z0_all = torch.stack(z0s, 1)
                 qm, rm = torch.linalg.qr(x0)  # x0 = Q R per network and layer
                 q0 = qm
                 wq0 = _right_solve(z0_all, rm)  # W(0) Q = Z R^-1
             if run.record_coupling:
-                unit0 = z0_all / x0.norm(dim=2, keepdim=True)
+                unit0 = x0 / x0.norm(dim=2, keepdim=True)  # q_{l,i} = x_{l,i}(0) / |x_{l,i}(0)|
         # ---- backward on the training inputs: ghat_l = n dF/dh_l, F = f (per input) ----
         gh = v[:, :, None].expand(s, n, b).contiguous()  # ghat_L = v (readout), per training input
         record = [] if run.record_coupling else None
         new_g = torch.empty(s, depth, n, b, dtype=torch.float64, device=h0.device)
         for l in reversed(range(depth)):
             new_g[:, l] = gh
-            if record is not None:
-                record.append((unit0[:, l] * gh).sum(1).mean(1) / math.sqrt(n))  # type: ignore[index]
             if run.backward == "independent":
                 back = copy.bwd(depth, l, gh)  # type: ignore[union-attr]
             else:
@@ -338,6 +345,8 @@ def _run(spec, cfg, run: Run, source, eps, copy, h0, v, y) -> RunResult:  # noqa
                 if run.backward == "paired":  # W(0)^T g - Q (W(0)Q)^T g + Q eps^T g
                     qq, wq, el = q0[:, l], wq0[:, l], eps_l[:, l]  # type: ignore[index]
                     back = back + qq @ ((el - wq).transpose(1, 2) @ gh)
+            if record is not None:  # component of the initial-weight backward product along q_l
+                record.append((unit0[:, l] * back).sum(1).mean(1) / math.sqrt(n))  # type: ignore[index]
             if k:
                 back = back + xcols[:, l, :, :k] @ (gcols[:, l, :, :k].transpose(1, 2) @ gh)
             gh = gh + a * dphi(hs[l][:, :, :b]) * back

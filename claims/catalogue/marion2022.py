@@ -124,6 +124,21 @@ REPS = {"smoke": 5, "default": 8, "thorough": 16}
 NETS = {"smoke": 64, "default": 128, "thorough": 512}
 IID_BETAS = (0.4, 0.45, 0.5, 0.55, 0.6)
 
+def iid_config_space():  # type: ignore[no-untyped-def]
+    """The class the i.i.d. theorem covers: block form, smooth or ReLU-like activation, weight variance.
+
+    The base configuration (res-1, ReLU, sigma_w^2 = 1) is always the first example.
+    """
+    from hypothesis import strategies as st
+
+    drawn = st.fixed_dictionaries({
+        "block": st.sampled_from(["res1", "res3"]),
+        "activation": st.sampled_from(["relu", "tanh", "gelu"]),
+        "sigma_w2": st.sampled_from([0.5, 1.0, 2.0]),
+    })
+    return st.one_of(st.just({"block": "res1", "activation": "relu", "sigma_w2": 1.0}), drawn)
+
+
 IID = register(Claim(
     id="marion.iid_sqrt_l_unique",
     statement="With i.i.d. weights, residual scaling L^-1/2 is the only one with a non-trivial deep limit: "
@@ -136,6 +151,7 @@ IID = register(Claim(
     measure=measure_growth, estimate=root_of_slope,
     controls=("scale-exponent-off", "correlated-weights"),
     requires=Capability.FORWARD_TRACE,
+    config_space=iid_config_space, examples={"smoke": 1, "default": 3, "thorough": 12},
     paper_numbers=({"what": "critical beta, i.i.d. weights", "paper": "1/2 (Fig. 2 heatmap boundary)", "ours": "see estimate"},),
 ))
 

@@ -23,13 +23,12 @@ from typing import Callable
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import erf as _erf
+from scipy.special import owens_t
 
 Array = np.ndarray
 Fn = Callable[[Array], Array]
 
 SQRT_PI = math.sqrt(math.pi)
-QUAD_NODES_1D = 96
-QUAD_NODES_2D = 64
 
 
 @dataclass(frozen=True)
@@ -77,34 +76,71 @@ def get_activation(name: str) -> Activation:
 
 @lru_cache(maxsize=8)
 def hermite_rule(n: int) -> tuple[Array, Array]:
-    """Probabilists' Gauss-Hermite nodes and weights normalised to sum 1: E f(z) ~ sum w f(x)."""
+    """Probabilists' Gauss-Hermite nodes and weights normalised to sum 1: E f(z) ~ sum w f(x).
+
+    Accurate for smooth integrands on the scale of z; a saturating activation at variance K >> 1
+    has a kink of width 1/sqrt(K) in z that plain Gauss-Hermite misses (use ``normal_rule``).
+    """
     x, w = hermegauss(n)
     return x, w / w.sum()
 
 
+@lru_cache(maxsize=8)
+def _legendre(n: int) -> tuple[Array, Array]:
+    return np.polynomial.legendre.leggauss(n)
+
+
+_Z_MAX = 9.0  # |z| beyond 9 carries < 1e-18 of the normal mass
+_FIXED_EDGES = np.linspace(-_Z_MAX, _Z_MAX, 19)
+_OFFSETS = np.array([0.0, 0.25, -0.25, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 5.0, -5.0])
+
+
+def normal_rule(scale: Array, centre: Array | float = 0.0, n_gl: int = 10) -> tuple[Array, Array]:
+    """Composite Gauss-Legendre rule for z ~ N(0, 1), refined where scale * (z - centre) is O(1).
+
+    Panels: a fixed grid on [-9, 9] plus edges at centre + {0, 1/4, 1/2, 1, 2, 3, 5} / scale (both
+    signs), so an activation evaluated at x = scale * (z - centre) is resolved on its own unit
+    scale however large the variance. Returns nodes and weights (weights include the normal
+    density; they sum to 1 - 2e-19), shape (*broadcast(scale, centre).shape, P).
+    """
+    scale, centre = np.broadcast_arrays(np.asarray(scale, float), np.asarray(centre, float))
+    safe = np.where(scale > 0, scale, 1.0)
+    extra = np.clip(centre[..., None] + _OFFSETS / safe[..., None], -_Z_MAX, _Z_MAX)
+    fixed = np.broadcast_to(_FIXED_EDGES, scale.shape + _FIXED_EDGES.shape)
+    edges = np.sort(np.concatenate([fixed, extra], axis=-1), axis=-1)
+    lo, hi = edges[..., :-1, None], edges[..., 1:, None]
+    x, w = _legendre(n_gl)
+    nodes = 0.5 * (hi + lo) + 0.5 * (hi - lo) * x
+    weights = 0.5 * (hi - lo) * w * np.exp(-0.5 * nodes**2) / math.sqrt(2.0 * math.pi)
+    shape = scale.shape + (-1,)
+    return nodes.reshape(shape), weights.reshape(shape)
+
+
 # ----------------------------------------------------------------------------- quadrature
-def expect_1d(f: Fn, var: Array, n: int = QUAD_NODES_1D) -> Array:
-    """E[f(sqrt(var) z)], z ~ N(0, 1), by n-point Gauss-Hermite quadrature (broadcast over var)."""
-    var = np.asarray(var, float)
-    x, w = hermite_rule(n)
-    vals = f(np.sqrt(var)[..., None] * x)
-    return vals @ w
+def expect_1d(f: Fn, var: Array, n_gl: int = 10) -> Array:
+    """E[f(sqrt(var) z)], z ~ N(0, 1), by the composite rule (broadcast over var)."""
+    sd = np.sqrt(np.asarray(var, float))
+    z, w = normal_rule(sd, 0.0, n_gl)
+    return np.sum(f(sd[..., None] * z) * w, axis=-1)
 
 
 def expect_2d(f: Callable[[Array, Array], Array], k11: Array, k22: Array, k12: Array,
-              n: int = QUAD_NODES_2D) -> Array:
-    """E[f(u, v)] for the bivariate Gaussian (k11, k22, k12), tensor Gauss-Hermite (Cholesky map)."""
+              n_gl: int = 6) -> Array:
+    """E[f(u, v)] for the bivariate Gaussian (k11, k22, k12) by nested composite rules.
+
+    u = a z1, v = b z1 + c z2 (Cholesky); the outer rule in z1 is refined where u ~ 0, the inner
+    rule in z2 (one per outer node) where v ~ 0, so kinks of f in u or v are resolved.
+    """
     k11, k22, k12 = np.broadcast_arrays(*(np.asarray(k, float) for k in (k11, k22, k12)))
-    x, w = hermite_rule(n)
     a = np.sqrt(k11)
     b = np.where(a > 0, k12 / np.where(a > 0, a, 1.0), 0.0)
     c = np.sqrt(np.clip(k22 - b * b, 0.0, None))
-    z1 = x[:, None]
-    z2 = x[None, :]
-    u = a[..., None, None] * z1
-    v = b[..., None, None] * z1 + c[..., None, None] * z2
-    vals = f(u, v)
-    return np.einsum("...ij,i,j->...", vals, w, w)
+    z1, w1 = normal_rule(a, 0.0, n_gl)  # (..., P)
+    u = a[..., None] * z1
+    csafe = np.where(c > 0, c, 1.0)[..., None]
+    z2, w2 = normal_rule(np.broadcast_to(c[..., None], z1.shape), -b[..., None] * z1 / csafe, n_gl)  # (..., P, Q)
+    v = b[..., None, None] * z1[..., None] + c[..., None, None] * z2
+    return np.einsum("...pq,...p,...pq->...", f(u[..., None], v), w1, w2)
 
 
 # ----------------------------------------------------------------------------- closed forms
@@ -200,12 +236,43 @@ def second_moment(activation: str, k: Array, order: int = 0) -> Array:
     raise ValueError(f"order={order} is not available; allowed: 0, 1, 2")
 
 
+def erf_sq_shifted(m: Array, s2: Array, order: int = 0) -> Array:
+    """H(m, s2) = E[erf(m + sqrt(s2) z)^2] = 1 - 8 T(h, a) (order 0), or dH/ds2 (order 1).
+
+    Owen's T with h = sqrt(2) m / sqrt(1 + 2 s2), a = 1 / sqrt(1 + 4 s2): write erf(x) = 2 Phi(sqrt2 x) - 1,
+    E Phi(h0 + k Z) = Phi(h0 / sqrt(1+k^2)), E Phi(h0 + k Z)^2 = Phi2(h, h; k^2/(1+k^2)) = Phi(h) - 2 T(h, a).
+    Derivative: dT/dh = -phi(h) erf(a h / sqrt2) / 2, dT/da = exp(-h^2 (1 + a^2) / 2) / (2 pi (1 + a^2)),
+    dh/ds2 = -h / (1 + 2 s2), da/ds2 = -2 a^3.
+    """
+    m, s2 = np.broadcast_arrays(np.asarray(m, float), np.asarray(s2, float))
+    h = math.sqrt(2.0) * m / np.sqrt(1.0 + 2.0 * s2)
+    a = 1.0 / np.sqrt(1.0 + 4.0 * s2)
+    if order == 0:
+        return 1.0 - 8.0 * owens_t(h, a)
+    if order == 1:
+        dT_dh = -0.5 * np.exp(-0.5 * h * h) / math.sqrt(2.0 * math.pi) * _erf(a * h / math.sqrt(2.0))
+        dT_da = np.exp(-0.5 * h * h * (1.0 + a * a)) / (2.0 * math.pi * (1.0 + a * a))
+        return -8.0 * (dT_dh * (-h / (1.0 + 2.0 * s2)) + dT_da * (-2.0 * a**3))
+    raise ValueError(f"order={order} is not available; allowed: 0, 1")
+
+
 def fourth_cross(activation: str, k11: Array, k22: Array, k12: Array, d22: bool = False) -> Array:
     """M = E[phi(u)^2 phi(v)^2], or dM/dk22 = E[phi(u)^2 (phi'(v)^2 + phi(v) phi''(v))] if ``d22``.
 
     (d/dk22 E[f(u) g(v)] = E[f(u) g''(v)] / 2, and (phi^2)'' / 2 = phi'^2 + phi phi''.)
-    Quadrature for every activation.
+    erf: the inner expectation over v given u is closed form (``erf_sq_shifted``: v | u is
+    N(k12 u / k11, k22 - k12^2 / k11) and d/dk22 acts on the conditional variance only), leaving
+    a 1-D composite rule over u. Other activations: nested composite quadrature.
     """
+    if activation == "erf":
+        k11, k22, k12 = np.broadcast_arrays(*(np.asarray(k, float) for k in (k11, k22, k12)))
+        sd = np.sqrt(k11)
+        z, w = normal_rule(sd, 0.0, 12)
+        u = sd[..., None] * z
+        m = (k12 / k11)[..., None] * u
+        s2 = np.clip(k22 - k12 * k12 / k11, 0.0, None)[..., None]
+        inner = erf_sq_shifted(m, s2, 1 if d22 else 0)
+        return np.sum(_erf(u) ** 2 * inner * w, axis=-1)
     act = get_activation(activation)
     if d22:
         return expect_2d(lambda u, v: act.phi(u) ** 2 * (act.dphi(v) ** 2 + act.phi(v) * act.d2phi(v)), k11, k22, k12)

@@ -1,0 +1,256 @@
+"""The suite's own figures: how often each claim cries wolf on the reference, and how often it
+catches each negative control (``resnet-claims calibrate``).
+
+Every selected claim runs over K master seeds (0..K-1 by default) on the reference and on every
+negative control the claim lists (``Claim.controls``), the same seeds for all (paired). Per claim
+the reliability table gives, on the reference, the rates of holds / violated (false violations)
+/ inconclusive, and per control the rejection rate (verdict ``violated``: the power), each with a
+Clopper-Pearson 95% interval, and the seconds spent. Targets (issue 5): false-violation rate
+<= 1%, inconclusive rate <= 5%, power >= 95% on every listed control; "met" compares the point
+estimate with the target. K runs cannot show a rate below about 3/K (0 of K gives a 95% upper
+bound of 1 - 0.025^(1/K)), so K = 20 can reveal a missed target but only K of several hundred can
+demonstrate 1%; the table says so.
+
+Results go to ``<out>/calibration.json`` (every run, then the summary) and ``<out>/calibration.md``,
+rewritten after every run; rerunning the same command skips the runs already in the JSON (same
+budget, device, dtype and implementation), so an interrupted calibration resumes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import platform
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+from scipy import stats as sps
+
+from . import __version__
+from .plugins import resolve
+from .run import run_claim
+from .spec import VERDICTS, Claim
+
+SCHEMA = "resnet-claims-calibration/1"
+TARGETS = {"false_violation_max": 0.01, "inconclusive_max": 0.05, "power_min": 0.95}
+Log = Callable[[str], None]
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact binomial confidence interval for a rate k/n."""
+    if n == 0:
+        return (0.0, 1.0)
+    a = (1 - level) / 2
+    lo = 0.0 if k == 0 else float(sps.beta.ppf(a, k, n - k + 1))
+    hi = 1.0 if k == n else float(sps.beta.ppf(1 - a, k + 1, n - k))
+    return (lo, hi)
+
+
+def _key(run: Mapping[str, Any]) -> tuple[str, str, int]:
+    return (run["claim"], run["impl"], int(run["seed"]))
+
+
+def _record(claim: Claim, impl_name: str, role: str, seed: int, entry: Mapping[str, Any]) -> dict[str, Any]:
+    rec = {"claim": claim.id, "impl": impl_name, "role": role, "seed": seed, "verdict": entry["verdict"],
+           "estimate": entry.get("estimate"), "ci": entry.get("ci"), "seconds": round(float(entry.get("seconds", 0.0)), 3)}
+    if entry["verdict"] in ("error", "not applicable"):
+        rec["message"] = entry.get("message", "")
+    return rec
+
+
+def _counts(runs: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    return {v: sum(r["verdict"] == v for r in runs) for v in VERDICTS}
+
+
+def _rate(k: int, n: int) -> dict[str, Any]:
+    lo, hi = clopper_pearson(k, n)
+    return {"count": k, "n": n, "rate": k / n if n else None, "ci95": [lo, hi]}
+
+
+def _check(what: str, rate: dict[str, Any], bound: float, upper: bool) -> dict[str, Any]:
+    value = rate["rate"]
+    met = value is not None and (value <= bound if upper else value >= bound)
+    missed = None if met or value is None else abs(value - bound)
+    return {"what": what, "rate": value, "ci95": rate["ci95"], "target": f"{'<=' if upper else '>='} {bound:g}",
+            "met": met, "missed_by": missed,
+            "demonstrated": rate["ci95"][1] <= bound if upper else rate["ci95"][0] >= bound}
+
+
+def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], reference: str) -> list[dict[str, Any]]:
+    """Per claim: reference verdict rates with the false-alarm checks, per control the power check."""
+    out = []
+    for claim in claims:
+        mine = [r for r in runs if r["claim"] == claim.id]
+        ref = [r for r in mine if r["impl"] == reference]
+        counts = _counts(ref)
+        n = len(ref)
+        row: dict[str, Any] = {
+            "claim": claim.id,
+            "reference": {
+                "impl": reference, "runs": n, "counts": counts,
+                "rates": {v: (counts[v] / n if n else None) for v in VERDICTS},
+                "seconds": sum(r["seconds"] for r in ref),
+                "checks": [
+                    _check("false-violation rate", _rate(counts["violated"], n), TARGETS["false_violation_max"], True),
+                    _check("inconclusive rate", _rate(counts["inconclusive"], n), TARGETS["inconclusive_max"], True),
+                ],
+            },
+            "controls": [],
+        }
+        if counts["error"]:
+            row["reference"]["checks"].append(_check("error rate", _rate(counts["error"], n), 0.0, True))
+        for name in claim.controls:
+            ctl = [r for r in mine if r["impl"] == name]
+            c = _counts(ctl)
+            row["controls"].append({
+                "control": name, "runs": len(ctl), "counts": c, "seconds": sum(r["seconds"] for r in ctl),
+                "checks": [_check("power (rejection rate)", _rate(c["violated"], len(ctl)), TARGETS["power_min"], False)],
+            })
+        out.append(row)
+    return out
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%" if x in (0.0, 1.0) else f"{100 * x:.1f}%"
+
+
+def _status(checks: Sequence[Mapping[str, Any]]) -> str:
+    missed = [c for c in checks if not c["met"]]
+    if not missed:
+        return "met"
+    return "; ".join(f"MISSED {c['what']} by {100 * c['missed_by']:.1f} pp" if c["missed_by"] is not None
+                     else f"MISSED {c['what']} (no runs)" for c in missed)
+
+
+def render_markdown(data: Mapping[str, Any]) -> str:
+    """The reliability table as markdown."""
+    s = data["settings"]
+    seeds = s["seeds"]
+    seed_text = f"{seeds[0]}..{seeds[-1]}" if seeds else "none"
+    lines = [
+        "# Reliability of the claim suite (`resnet-claims calibrate`)",
+        "",
+        f"Budget `{s['budget']}`, K = {len(seeds)} master seeds ({seed_text}), implementation `{s['impl']}` "
+        f"{s['impl_version']}, device {s['device']}, dtype {s['dtype']}, torch {s['torch']}, "
+        f"{s['platform']}; started {s['started']}, {data.get('seconds', 0.0):.0f} s in all.",
+        "",
+        "Targets: false-violation rate <= 1%, inconclusive rate <= 5% on the reference; power (rate of "
+        "`violated`) >= 95% on every control the claim lists. Rates are counts over K runs with "
+        "Clopper-Pearson 95% intervals; 'met' compares the point estimate with the target.",
+        "",
+        "| claim | implementation | runs | holds | violated | inconclusive | error | tested rate [95% CI] | target | status | s/run |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|---|---:|",
+    ]
+    for row in data["summary"]:
+        ref = row["reference"]
+        n, c = ref["runs"], ref["counts"]
+        per = ref["seconds"] / n if n else 0.0
+        tested = "<br>".join(f"{ch['what']}: {_pct(ch['rate'])} [{_pct(ch['ci95'][0])}, {_pct(ch['ci95'][1])}]"
+                             for ch in ref["checks"])
+        target = "<br>".join(ch["target"] for ch in ref["checks"])
+        lines.append(f"| `{row['claim']}` | {ref['impl']} | {n} | {_pct(c['holds'] / n if n else None)} | "
+                     f"{_pct(c['violated'] / n if n else None)} | {_pct(c['inconclusive'] / n if n else None)} | "
+                     f"{c['error']} | {tested} | {target} | {_status(ref['checks'])} | {per:.1f} |")
+        for ctl in row["controls"]:
+            m, cc = ctl["runs"], ctl["counts"]
+            ch = ctl["checks"][0]
+            per = ctl["seconds"] / m if m else 0.0
+            lines.append(f"| | control `{ctl['control']}` | {m} | {_pct(cc['holds'] / m if m else None)} | "
+                         f"{_pct(cc['violated'] / m if m else None)} | {_pct(cc['inconclusive'] / m if m else None)} | "
+                         f"{cc['error']} | power: {_pct(ch['rate'])} [{_pct(ch['ci95'][0])}, {_pct(ch['ci95'][1])}] | "
+                         f"{ch['target']} | {_status(ctl['checks'])} | {per:.1f} |")
+    k = len(seeds)
+    if k:
+        upper = 1 - 0.025 ** (1 / k)
+        lines += ["", f"With K = {k}, 0 violations out of {k} bounds the false-violation rate by {_pct(upper)} "
+                      f"(95%), and {k} rejections out of {k} bounds power from below by {_pct(1 - upper)}: "
+                      "showing a 1% false-violation rate needs K of about 370 with no violation."]
+    errors = [r for r in data["runs"] if r["verdict"] == "error"]
+    if errors:
+        lines += ["", "Errors:"] + [f"- `{r['claim']}` on {r['impl']} seed {r['seed']}: {r.get('message', '')}"
+                                     for r in errors[:20]]
+    return "\n".join(lines) + "\n"
+
+
+def _write(data: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in (("calibration.json", json.dumps(data, indent=1, default=str)),
+                       ("calibration.md", render_markdown(data))):
+        tmp = out / (name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(out / name)
+
+
+def _previous(out: Path | None, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Runs from an earlier calibration in ``out`` with the same budget, device, dtype and impl."""
+    if out is None or not (out / "calibration.json").exists():
+        return []
+    try:
+        old = json.loads((out / "calibration.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return []
+    same = all(old.get("settings", {}).get(k) == settings[k] for k in ("budget", "device", "dtype", "impl"))
+    return list(old.get("runs", [])) if same and old.get("schema") == SCHEMA else []
+
+
+def calibrate(
+    claims: Sequence[Claim],
+    seeds: int = 20,
+    budget: str = "default",
+    device: str = "cpu",
+    dtype: str = "float32",
+    impl: str = "reference",
+    first_seed: int = 0,
+    out: Path | None = None,
+    resume: bool = True,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """Run every claim over ``seeds`` master seeds on ``impl`` and on each control it lists."""
+    reference, _ = resolve(impl)
+    seed_list = list(range(first_seed, first_seed + seeds))
+    settings = {
+        "budget": budget, "seeds": seed_list, "device": device, "dtype": dtype, "impl": reference.name,
+        "impl_version": reference.version, "claims": [c.id for c in claims], "package_version": __version__,
+        "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
+        "threads": torch.get_num_threads(),
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    done = {_key(r): r for r in (_previous(out, settings) if resume else [])}
+    wanted = {(c.id, name, s) for c in claims for name in (reference.name, *c.controls) for s in seed_list}
+    runs = [r for k, r in done.items() if k in wanted]
+    data: dict[str, Any] = {"schema": SCHEMA, "settings": settings, "targets": TARGETS, "runs": runs}
+    start = time.perf_counter()
+    plan = [(c, name, s) for c in claims for s in seed_list for name in (reference.name, *c.controls)]
+    todo = [(c, name, s) for c, name, s in plan if (c.id, name, s) not in done]
+    if log and len(todo) < len(plan):
+        log(f"resuming: {len(plan) - len(todo)} of {len(plan)} runs already in {out / 'calibration.json'}")
+    previous_seconds = sum(r["seconds"] for r in runs)
+    for i, (claim, name, seed) in enumerate(todo):
+        plugin = reference if name == reference.name else resolve(name)[0]
+        entry = run_claim(claim, plugin, budget, seed, device, dtype)
+        rec = _record(claim, name, "reference" if plugin is reference else "control", seed, entry)
+        runs.append(rec)
+        if log:
+            est = rec["estimate"]
+            log(f"[{i + 1}/{len(todo)}] {claim.id} on {name}, seed {seed}: {rec['verdict']}"
+                f"{'' if est is None else f' (estimate {est:.4g})'} in {rec['seconds']:.1f}s")
+        data["seconds"] = previous_seconds + time.perf_counter() - start
+        data["summary"] = summarise(runs, claims, reference.name)
+        if out is not None:
+            _write(data, out)
+    data["seconds"] = previous_seconds + time.perf_counter() - start
+    data["summary"] = summarise(runs, claims, reference.name)
+    if out is not None:
+        _write(data, out)
+    return data
+
+
+def all_met(data: Mapping[str, Any]) -> bool:
+    """Every target met (point estimates) and no error on the reference or a control."""
+    for row in data["summary"]:
+        checks = row["reference"]["checks"] + [ch for c in row["controls"] for ch in c["checks"]]
+        if not all(ch["met"] for ch in checks) or any(c["counts"]["error"] for c in row["controls"]):
+            return False
+    return True

@@ -1,0 +1,171 @@
+"""Check a plug-in against the contract on one small network before a claim spends time on it.
+
+``validate(impl, spec, grad=...)`` builds a few networks from ``spec`` and checks, in order: that
+``build`` returns without raising; that ``trace`` (and ``grad_trace`` when the claim needs it)
+returns tensors of the contract's shape, dtype and device, finite, with h_0 = x when the spec has
+no input layer and dLoss/dh_L = g_out; and that the result is a function of the generator's seed
+alone (the same seed twice, with torch's global RNG moved in between, gives the same numbers: a
+plug-in that draws from the global RNG, or ignores the generator, fails here). The first problem
+found raises :class:`ValidationError` whose message names the plug-in, the spec and what was
+expected against what came back. ``run.run_claim`` turns it into the claim's verdict ``error``.
+"""
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, Mapping
+
+import torch
+
+from reference_impl.protocol import Capability, NetSpec, SpecError
+
+PROBE_NETWORKS = 2  # S of the probe ensembles
+PROBE_BATCH = 2  # B of the probe inputs
+MAX_PROBE_DEPTH = 8  # the probe network is at most this deep (checks do not depend on depth)
+
+
+class ValidationError(RuntimeError):
+    """A plug-in broke the contract on a probe network; the message says how."""
+
+
+def impl_name(impl: Any) -> str:
+    return str(getattr(impl, "name", None) or type(impl).__name__)
+
+
+def describe(spec: NetSpec) -> str:
+    """The spec as ``NetSpec(width=.., depth=.., <fields differing from the defaults>, dtype, device)``."""
+    default = NetSpec(width=1, depth=1)
+    keep = {"width", "depth", "dtype", "device"}
+    parts = [f"{f.name}={getattr(spec, f.name)!r}" for f in fields(spec)
+             if f.name in keep or getattr(spec, f.name) != getattr(default, f.name)]
+    return f"NetSpec({', '.join(parts)})"
+
+
+def _fail(impl: Any, spec: NetSpec, what: str) -> ValidationError:
+    return ValidationError(f"plug-in {impl_name(impl)!r} failed validation on {describe(spec)}: {what}")
+
+
+def _generator(spec: NetSpec, seed: int) -> torch.Generator:
+    gen = torch.Generator(device=spec.device if spec.device.startswith("cuda") else "cpu")
+    gen.manual_seed(seed)
+    return gen
+
+
+def _check_tensor(impl: Any, spec: NetSpec, call: str, value: Any, shape: tuple[int, ...]) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise _fail(impl, spec, f"{call} returned {type(value).__name__}; expected a torch.Tensor of shape {shape}")
+    if tuple(value.shape) != shape:
+        raise _fail(impl, spec, f"{call} returned shape {tuple(value.shape)}; expected (S, L+1, B, n) = {shape}")
+    if value.dtype != spec.torch_dtype:
+        raise _fail(impl, spec, f"{call} returned dtype {value.dtype}; expected {spec.torch_dtype} (spec.dtype)")
+    want = torch.device(spec.device)
+    if value.device.type != want.type or (want.index is not None and value.device.index != want.index):
+        raise _fail(impl, spec, f"{call} returned a tensor on device {value.device}; expected {spec.device} (spec.device)")
+    finite = torch.isfinite(value)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero()[0].tolist()
+        kind = "NaN" if bool(torch.isnan(value).any()) else "Inf"
+        raise _fail(impl, spec, f"{call} returned {kind} ({int((~finite).sum())} of {value.numel()} entries non-finite, "
+                                f"first at index {tuple(bad)}); expected finite values")
+    return value
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype) -> tuple[bool, float]:
+    """Equal up to floating-point reassociation: max |a - b| relative to max |a|."""
+    rtol = 1e-4 if dtype == torch.float32 else 1e-9
+    diff = float((a.double() - b.double()).abs().max()) if a.numel() else 0.0
+    scale = max(float(a.double().abs().max()) if a.numel() else 0.0, 1e-30)
+    return diff <= rtol * scale, diff / scale
+
+
+def _run(impl: Any, spec: NetSpec, seed: int, x: torch.Tensor, g_out: torch.Tensor | None) -> list[torch.Tensor]:
+    s, b = x.shape[0], x.shape[1]
+    shape = (s, spec.depth + 1, b, spec.width)
+    try:
+        net = impl.build(spec, s, _generator(spec, seed))
+    except Exception as exc:
+        raise _fail(impl, spec, f"build(spec, {s}, generator) raised {type(exc).__name__}: {exc}; "
+                                "expected an Ensemble") from exc
+    try:
+        trace = net.trace(x)
+    except Exception as exc:
+        raise _fail(impl, spec, f"trace(x) with x of shape {tuple(x.shape)} raised {type(exc).__name__}: {exc}") from exc
+    out = [_check_tensor(impl, spec, "trace(x)", trace, shape)]
+    if g_out is not None:
+        try:
+            result = net.grad_trace(x, g_out)
+        except Exception as exc:
+            raise _fail(impl, spec, f"grad_trace(x, g_out) raised {type(exc).__name__}: {exc}") from exc
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise _fail(impl, spec, f"grad_trace(x, g_out) returned {type(result).__name__}; expected a pair (trace, grads)")
+        out.append(_check_tensor(impl, spec, "grad_trace(x, g_out)[0]", result[0], shape))
+        out.append(_check_tensor(impl, spec, "grad_trace(x, g_out)[1]", result[1], shape))
+    return out
+
+
+def validate(impl: Any, spec: NetSpec, grad: bool = False, seed: int = 12345) -> None:
+    """Raise ValidationError at the first way ``impl`` breaks the contract on ``spec``."""
+    s, b, d = PROBE_NETWORKS, PROBE_BATCH, spec.input_dim or spec.width
+    gen = _generator(spec, seed + 1)
+    x = torch.randn(s, b, d, generator=gen, dtype=spec.torch_dtype, device=spec.device)
+    g_out = torch.randn(s, b, spec.width, generator=gen, dtype=spec.torch_dtype, device=spec.device) if grad else None
+    with torch.random.fork_rng(devices=[spec.device] if spec.device.startswith("cuda") else []):
+        torch.manual_seed(1)
+        first = _run(impl, spec, seed, x, g_out)
+        torch.manual_seed(2)  # a plug-in that draws from the global RNG differs between the two builds
+        second = _run(impl, spec, seed, x, g_out)
+    names = ["trace(x)", "grad_trace(x, g_out)[0]", "grad_trace(x, g_out)[1]"]
+    for name, a, c in zip(names, first, second):
+        same, rel = _close(a, c, spec.torch_dtype)
+        if not same:
+            raise _fail(impl, spec, f"{name} is not deterministic: two builds from generators with the same seed "
+                                    f"({seed}) differ by {rel:.3g} (max relative difference); expected equal results. "
+                                    "Draw every random number from the generator passed to build(), not from "
+                                    "torch's global RNG")
+    if spec.input_dim is None:
+        same, rel = _close(x, first[0][:, 0], spec.torch_dtype)
+        if not same:
+            raise _fail(impl, spec, f"trace(x)[:, 0] differs from x by {rel:.3g} (relative); expected h_0 = x "
+                                    "because spec.input_dim is None (no input layer)")
+    if grad:
+        same, rel = _close(g_out, first[2][:, -1], spec.torch_dtype)
+        if not same:
+            raise _fail(impl, spec, f"grad_trace(x, g_out)[1][:, -1] differs from g_out by {rel:.3g} (relative); "
+                                    "expected dLoss/dh_L = g_out for Loss = sum <g_out, h_L>")
+        same, rel = _close(first[0], first[1], spec.torch_dtype)
+        if not same:
+            raise _fail(impl, spec, f"grad_trace(x, g_out)[0] differs from trace(x) by {rel:.3g} (relative); "
+                                    "expected the same forward trace")
+
+
+def probe_spec(params: Mapping[str, Any], device: str, dtype: str) -> NetSpec:
+    """A small NetSpec from a claim's parameters: the NetSpec fields among them, sequences -> first
+    value (depth -> smallest, capped at MAX_PROBE_DEPTH), run device and dtype."""
+    known = {f.name for f in fields(NetSpec)}
+    chosen: dict[str, Any] = {}
+    for key, value in params.items():
+        if key not in known:
+            continue
+        if isinstance(value, (list, tuple)):
+            value = min(value) if key == "depth" else value[0]
+        chosen[key] = value
+    chosen["depth"] = min(int(chosen.get("depth", MAX_PROBE_DEPTH)), MAX_PROBE_DEPTH)
+    chosen.setdefault("width", 16)
+    chosen.update(device=device, dtype=dtype)
+    return NetSpec(**chosen)
+
+
+def validate_for_claim(claim: Any, impl: Any, budget: str, device: str, dtype: str,
+                       config: Mapping[str, Any] | None = None) -> str | None:
+    """The problem (a message) with ``impl`` for ``claim``, or None if the probe passes."""
+    sweep = claim.sweep(budget)
+    params = {**sweep.fixed, **dict(config or {}), **sweep.axes, **sweep.inner}
+    try:
+        spec = probe_spec(params, device, dtype)
+    except (SpecError, TypeError, ValueError):  # parameters that do not form a NetSpec: the cells will say why
+        return None
+    try:
+        validate(impl, spec, grad=bool(claim.requires & Capability.GRAD_TRACE))
+    except ValidationError as exc:
+        return str(exc)
+    return None
+

@@ -1,0 +1,42 @@
+"""Every claim rejects every negative control it lists (verdict ``violated``), at the smoke budget.
+
+The pairs are read from ``Claim.controls``, so a new claim is covered as soon as it lists its
+controls. The default budget is checked by ``resnet-claims calibrate`` (reliability table), not
+here: CI time.
+"""
+import pytest
+
+from claims.plugins import available, resolve
+from claims.run import run_claim
+from claims.spec import all_claims
+from claims.validate import probe_spec
+from reference_impl.controls import CONTROLS
+
+PAIRS = [(c.id, name) for c in all_claims() for name in c.controls]
+
+
+def test_every_claim_that_can_fail_lists_a_control():
+    assert PAIRS, "no claim lists a negative control"
+    for claim in all_claims():
+        assert claim.controls, f"{claim.id} lists no negative control: nothing shows it can fail"
+
+
+@pytest.mark.parametrize("claim_id, control", PAIRS)
+def test_listed_control_exists_and_changes_the_claims_network(claim_id, control):
+    """A control whose defect leaves the claim's own NetSpec unchanged could never be rejected."""
+    assert control in available()
+    claim = next(c for c in all_claims() if c.id == claim_id)
+    sweep = claim.sweep("default")
+    spec = probe_spec({**sweep.fixed, **sweep.axes, **sweep.inner}, "cpu", "float32")
+    defect = getattr(CONTROLS.get(control), "defect", None)
+    if defect is None:
+        pytest.skip(f"{control} is not a SpecDefect: nothing to compare statically")
+    assert defect(spec) != spec
+
+
+@pytest.mark.parametrize("claim_id, control", PAIRS)
+def test_listed_control_is_violated_at_smoke_budget(claim_id, control):
+    claim = next(c for c in all_claims() if c.id == claim_id)
+    impl, _ = resolve(control)
+    entry = run_claim(claim, impl, "smoke", seed=0)
+    assert entry["verdict"] == "violated", f"{claim_id} did not reject {control}: {entry['message']}"

@@ -1,0 +1,21 @@
+"""pytest -m claims: one test per claim id; holds passes, a violated claim fails with the numbers."""
+import subprocess
+import sys
+
+
+def _pytest(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+                           "--claims-select", "marion.iid_sqrt_l_unique", "--claims-budget", "smoke", *args],
+                          capture_output=True, text=True, cwd=tmp_path)
+
+
+def test_claim_passes_on_the_reference(tmp_path):
+    out = _pytest(tmp_path, "-m", "claims", "-v")
+    assert out.returncode == 0, out.stdout[-2000:]
+    assert "marion.iid_sqrt_l_unique PASSED" in out.stdout
+
+
+def test_violated_claim_fails_with_estimate_ci_and_prediction(tmp_path):
+    out = _pytest(tmp_path, "-m", "claims", "--impl", "scale-exponent-off")
+    assert out.returncode == 1
+    assert "VIOLATED" in out.stdout and "CI" in out.stdout and "predicted 0.5 +- 0.05" in out.stdout

@@ -1,0 +1,94 @@
+"""Depth-muP training: true backprop, the paired decoupled backward, depth coupling, dense = lazy."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from reference_impl.protocol import NetSpec, SpecError
+from reference_impl.training import Run, TrainConfig, draw_frozen_layers, make_task, one_step_reference_grad, train
+
+
+def _spec(n: int = 16, depth: int = 4, **kw) -> NetSpec:  # noqa: ANN003
+    return NetSpec(width=n, depth=depth, activation="tanh", parametrization="depth_mup", dtype="float64", **kw)
+
+
+def test_reuse_backward_is_true_backprop() -> None:
+    """One SGD step of ``train`` (dense path) equals one autograd SGD step from the same weights."""
+    s, n, depth = 6, 10, 3
+    cfg = TrainConfig(steps=1, lr=0.7, n_train=2, n_test=1, input_dim=3)
+    spec = _spec(n, depth)
+    res = train(spec, cfg, s, torch.Generator().manual_seed(11), path="dense")["true"]
+    gen = torch.Generator().manual_seed(11)  # replay the draws: frozen layers first, then the hidden weights
+    u_in, v = draw_frozen_layers(s, n, cfg.input_dim, gen)
+    w = torch.randn(s, depth, n, n, generator=gen, dtype=torch.float64) / math.sqrt(n)
+    w1 = w - cfg.lr * one_step_reference_grad(spec, cfg, w, u_in, v)
+    task = make_task(cfg)
+    h = torch.einsum("snd,bd->snb", u_in, task.x_test)
+    for l in range(depth):
+        h = h + depth ** -0.5 * (w1[:, l] @ torch.tanh(h))
+    f1 = torch.einsum("sn,snb->sb", v, h) / n
+    assert torch.allclose(res.f_test[:, 1], f1, atol=1e-12)
+
+
+def test_paired_decoupled_run_shares_forward_and_differs_little_at_init() -> None:
+    spec = _spec(64, 4)
+    cfg = TrainConfig(steps=2, loss="linear")
+    out = train(spec, cfg, 256, torch.Generator().manual_seed(2),
+                [Run("true", 4), Run("dec", 4, "paired"), Run("ind", 4, "independent")], path="dense")
+    assert torch.equal(out["true"].f_test[:, 0], out["dec"].f_test[:, 0])  # same W(0): same init outputs
+    step = (out["true"].f_test[:, 1] - out["true"].f_test[:, 0]).abs().mean()
+    paired = (out["true"].f_test[:, 1] - out["dec"].f_test[:, 1]).abs().mean()
+    indep = (out["true"].f_test[:, 1] - out["ind"].f_test[:, 1]).abs().mean()
+    assert paired < 0.2 * indep  # pairing: only the rank-one part along the initial features differs
+    assert paired < 0.2 * step
+
+
+def test_depth_coupled_run_equals_network_with_merged_weights() -> None:
+    """A depth-L run driven by fine_depth = 2L matrices uses W_l = (W_2l-1 + W_2l)/sqrt(2)."""
+    s, n = 5, 8
+    cfg = TrainConfig(steps=0, n_test=2)
+    spec = _spec(n, 2)
+    res = train(spec, cfg, s, torch.Generator().manual_seed(7), [Run("coarse", 2)], path="dense", fine_depth=4)["coarse"]
+    gen = torch.Generator().manual_seed(7)
+    u_in, v = draw_frozen_layers(s, n, cfg.input_dim, gen)
+    w = torch.randn(s, 4, n, n, generator=gen, dtype=torch.float64) / math.sqrt(n)
+    merged = (w[:, 0::2] + w[:, 1::2]) / math.sqrt(2)
+    h = torch.einsum("snd,bd->snb", u_in, make_task(cfg).x_test)
+    for l in range(2):
+        h = h + 2 ** -0.5 * (merged[:, l] @ torch.tanh(h))
+    assert torch.allclose(res.f_test[:, 0], torch.einsum("sn,snb->sb", v, h) / n, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", ["linear", "mse"])
+def test_dense_and_lazy_paths_agree_in_distribution(loss: str) -> None:
+    """Means of f_t and of the paired true - decoupled differences agree within a few standard errors."""
+    s, n, depth = 2048, 24, 4
+    spec = _spec(n, depth)
+    cfg = TrainConfig(steps=3, loss=loss)
+    runs = [Run("true", depth, record_coupling=True), Run("dec", depth, "paired")]
+    dense = train(spec, cfg, s, torch.Generator().manual_seed(21), runs, path="dense")
+    lazy = train(spec, cfg, s, torch.Generator().manual_seed(22), runs, path="lazy")
+
+    def stats(out):  # noqa: ANN001, ANN202
+        ft = out["true"].f_test[:, :, 0]
+        diff = ft - out["dec"].f_test[:, :, 0]
+        return [ft[:, t] for t in range(1, 4)] + [diff[:, t] for t in range(1, 4)] + [
+            out["true"].coupling[:, 2].mean(1)]
+
+    for j, (a, b) in enumerate(zip(stats(dense), stats(lazy))):
+        se = math.sqrt(float(a.var()) / s + float(b.var()) / s)
+        assert abs(float(a.mean() - b.mean())) < 4.5 * se, f"statistic {j}: dense {a.mean():.4g} lazy {b.mean():.4g} se {se:.2g}"
+
+
+def test_no_learning_rate_means_no_change_and_bad_settings_raise() -> None:
+    spec = _spec(8, 2)
+    out = train(spec, TrainConfig(steps=2, lr=0.0), 4, torch.Generator().manual_seed(0), path="lazy")["true"]
+    assert torch.allclose(out.f_test[:, 0], out.f_test[:, 2])
+    with pytest.raises(SpecError, match="depth_mup"):
+        train(spec.with_(parametrization="standard"), TrainConfig(), 2, torch.Generator())
+    with pytest.raises(SpecError, match="divide"):
+        train(spec, TrainConfig(), 2, torch.Generator(), [Run("a", 3)], fine_depth=4)
+    with pytest.raises(ValueError, match="loss"):
+        TrainConfig(loss="hinge")  # type: ignore[arg-type]
