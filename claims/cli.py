@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from .cache import CellCache
+from .executors import ExecutorError, make_executor
 from .plugins import PluginError, available, resolve
 from .spec import BUDGETS, Claim, ClaimError, all_claims, select
+from .run import Execution
 from .verify import exit_status, summary_line, verify, write_results
 
 EXAMPLES_VERIFY = """examples:
@@ -47,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--config", default=None, help="JSON object of parameters overriding the claim's fixed ones")
     v.add_argument("--out", default="reports", help="output folder for results.json (default reports/)")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
+    v.add_argument("--no-cache", action="store_true", help="neither read nor write the cell cache")
+    v.add_argument("--executor", default="inline",
+                   help="where cells run: inline (default), processes:N, or dask://HOST:PORT")
+    k = sub.add_parser("cache", help="show or clear the cell cache ($RESNET_CLAIMS_CACHE or the user cache folder)",
+                       epilog="examples:\n  resnet-claims cache info\n  resnet-claims cache clear",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    k.add_argument("action", help="info or clear")
     c = sub.add_parser("calibrate", help="measure the suite's false-alarm rate and power (reliability table)",
                        epilog=EXAMPLES_CALIBRATE, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--seeds", type=int, default=20, metavar="K", help="number of master seeds (default 20)")
@@ -116,6 +126,17 @@ def _progress(quiet: bool):  # type: ignore[no-untyped-def]
     return update, bar
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    _check_choice("cache action", args.action, ("info", "clear"))
+    cache = CellCache()
+    if args.action == "clear":
+        print(f"removed {cache.clear()} cell(s) from {cache.path}")
+    else:
+        info = cache.info()
+        print(f"{info['path']}: {info['cells']} cell(s), {info['bytes'] / 1e6:.2f} MB")
+    return 0
+
+
 def cmd_list() -> int:
     for c in all_claims():
         print(f"{c.id}\n    {c.statement}\n    source: {c.source.paper}, arXiv:{c.source.arxiv}, {c.source.where}")
@@ -137,6 +158,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     impl, source = resolve(args.impl)
     out = Path(args.out)
     update, bar = _progress(args.quiet)
+    execution = Execution(make_executor(args.executor), None if args.no_cache else CellCache(), update)
 
     def save(results: dict[str, Any]) -> None:
         write_results(results, out)
@@ -147,10 +169,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"implementation {impl.name} ({source}), budget {args.budget}, seed {args.seed}, device {args.device}, "
           f"dtype {args.dtype}: {len(claims)} claim(s)", flush=True)
     try:
-        results = verify(claims, impl, source, args.budget, args.seed, args.device, args.dtype, config, update, save)
+        results = verify(claims, impl, source, args.budget, args.seed, args.device, args.dtype, config, execution, save)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished claims are kept in {out / 'results.json'}; "
-              "rerun the same command to compute the rest", file=sys.stderr)
+        print(f"\ninterrupted: finished claims are kept in {out / 'results.json'} and finished cells in the "
+              "cache; rerun the same command to resume (only missing cells are computed)", file=sys.stderr)
         return 130
     finally:
         if bar is not None:
@@ -214,10 +236,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list()
         if args.command == "verify":
             return cmd_verify(args)
+        if args.command == "cache":
+            return cmd_cache(args)
         if args.command == "calibrate":
             return cmd_calibrate(args)
         return cmd_report(args)
-    except (UsageError, ClaimError, PluginError, FileNotFoundError) as exc:
+    except (UsageError, ClaimError, PluginError, ExecutorError, FileNotFoundError) as exc:
         print(f"resnet-claims: error: {exc}", file=sys.stderr)
         return 2
 

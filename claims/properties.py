@@ -8,7 +8,6 @@ smallest failing configuration, reported so a user can rerun exactly it with ``-
 from __future__ import annotations
 
 import json
-from concurrent.futures import Executor
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -22,7 +21,7 @@ class _Violated(AssertionError):
 
 
 def run_property(
-    claim: Claim, impl: Any, budget: str, seed: int, device: str, dtype: str, progress: Any, executor: Executor | None
+    claim: Claim, impl: Any, budget: str, seed: int, device: str, dtype: str, execution: Any = None
 ) -> dict[str, Any]:
     """Run a property claim; the entry's top-level numbers are those of the first example."""
     from .run import run_once
@@ -36,7 +35,7 @@ def run_property(
               suppress_health_check=list(HealthCheck))
     @given(claim.config_space())
     def example(config: dict[str, Any]) -> None:
-        entry = run_once(claim, impl, budget, seed, device, dtype, config, level, progress, executor)
+        entry = run_once(claim, impl, budget, seed, device, dtype, config, level, execution)
         tried.append(entry)
         if entry["verdict"] == "violated":
             raise _Violated(json.dumps(config, sort_keys=True))

@@ -6,12 +6,14 @@ import time
 import traceback
 from concurrent.futures import Executor
 from functools import partial
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from reference_impl.protocol import Capability
 
+from .cache import cell_key, code_version
 from .spec import CellContext, Claim, Estimate, Table
-from .stats import bonferroni_level, equivalence_verdict, hull
+from .stats import equivalence_verdict, hull
 from .sweep import Cell, cells
 
 Progress = Callable[[str, int, int], None]
@@ -81,6 +83,36 @@ def _fill(entry: dict[str, Any], claim: Claim, est: Estimate, level: float) -> N
     )
 
 
+@dataclass
+class Execution:
+    """How cells run: where (executor: None = in-process), what is kept (cache), who is told (progress)."""
+
+    executor: Executor | None = None
+    cache: Any = None
+    progress: Progress | None = None
+    computed: int = 0
+    cached: int = 0
+
+
+def _compute(claim: Claim, impl: Any, device: str, dtype: str, networks: int, todo: list[Cell], ex: Execution):
+    """Yield (cell, rows) in sweep order: cache hits first-class, misses computed and stored as they finish."""
+    code = code_version(claim.measure)
+    keys = [cell_key(claim.id, c.params, c.replicate, c.seed, networks, impl, device, dtype, code) for c in todo]
+    found = [ex.cache.get(k) if ex.cache is not None else None for k in keys]
+    missing = [c for c, f in zip(todo, found) if f is None]
+    work = partial(measure_cell, claim, impl, device, dtype, networks)
+    fresh = iter(ex.executor.map(work, missing) if ex.executor is not None else map(work, missing))
+    for cell, key, rows in zip(todo, keys, found):
+        if rows is None:
+            rows = next(fresh)
+            ex.computed += 1
+            if ex.cache is not None:
+                ex.cache.put(key, rows)
+        else:
+            ex.cached += 1
+        yield cell, rows
+
+
 def run_once(
     claim: Claim,
     impl: Any,
@@ -90,11 +122,11 @@ def run_once(
     dtype: str,
     config: Mapping[str, Any] | None = None,
     level: float | None = None,
-    progress: Progress | None = None,
-    executor: Executor | None = None,
+    execution: Execution | None = None,
 ) -> dict[str, Any]:
     """One statistical test of a claim at one configuration; never raises for a failing cell."""
     level = claim.level if level is None else level
+    ex = execution or Execution()
     entry = _entry(claim, budget)
     entry["config"] = dict(config or {})
     start = time.perf_counter()
@@ -102,15 +134,13 @@ def run_once(
     todo = cells(claim.id, sweep, seed, config)
     entry["cells"] = []
     try:
-        work = partial(measure_cell, claim, impl, device, dtype, sweep.networks)
-        mapped = executor.map(work, todo) if executor is not None else map(work, todo)
         rows: list[dict[str, Any]] = []
-        for i, (cell, cell_rows) in enumerate(zip(todo, mapped)):
+        for i, (cell, cell_rows) in enumerate(_compute(claim, impl, device, dtype, sweep.networks, todo, ex)):
             rows += cell_rows
             entry["cells"].append({"params": _jsonable(cell.params), "replicate": cell.replicate, "seed": cell.seed,
-                                   "values": [{k: v for k, v in r.items() if k not in cell.params and k not in ("cell", "replicate")} for r in cell_rows]})
-            if progress:
-                progress(claim.id, i + 1, len(todo))
+                                   "values": [_values(r, cell) for r in cell_rows]})
+            if ex.progress:
+                ex.progress(claim.id, i + 1, len(todo))
         _fill(entry, claim, claim.estimate(Table(rows), level), level)
     except KeyboardInterrupt:
         raise
@@ -119,6 +149,11 @@ def run_once(
                      traceback=traceback.format_exc(limit=6))
     entry["seconds"] = time.perf_counter() - start
     return entry
+
+
+def _values(row: Mapping[str, Any], cell: Cell) -> dict[str, Any]:
+    """A row without the cell's own parameters and bookkeeping: inner-axis values and measurements."""
+    return {k: v for k, v in row.items() if k not in cell.params and k not in ("cell", "replicate")}
 
 
 def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -133,8 +168,7 @@ def run_claim(
     device: str = "cpu",
     dtype: str = "float32",
     config: Mapping[str, Any] | None = None,
-    progress: Progress | None = None,
-    executor: Executor | None = None,
+    execution: Execution | None = None,
 ) -> dict[str, Any]:
     """Run a claim: capability check, plug-in validation on a probe network (claims/validate.py),
     then one test, or a property over its configuration class."""
@@ -148,14 +182,14 @@ def run_claim(
 
     start = time.perf_counter()
     problem = validate_for_claim(claim, impl, budget, device, dtype, config)
-    if problem is not None:  # the plug-in broke the contract on a probe network: this claim is an error
+    if problem is not None:  # broke the contract on a probe network (error), or declined the spec (not applicable)
         entry = _entry(claim, budget)
         entry["config"] = dict(config or {})
-        entry.update(verdict="error", estimate=None, ci=[None, None], message=problem,
+        entry.update(verdict=problem.verdict, estimate=None, ci=[None, None], message=problem.message,
                      seconds=time.perf_counter() - start)
         return entry
     if claim.config_space is None or config is not None:
-        return run_once(claim, impl, budget, seed, device, dtype, config, None, progress, executor)
+        return run_once(claim, impl, budget, seed, device, dtype, config, None, execution)
     from .properties import run_property
 
-    return run_property(claim, impl, budget, seed, device, dtype, progress, executor)
+    return run_property(claim, impl, budget, seed, device, dtype, execution)

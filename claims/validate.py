@@ -7,11 +7,12 @@ no input layer and dLoss/dh_L = g_out; and that the result is a function of the 
 alone (the same seed twice, with torch's global RNG moved in between, gives the same numbers: a
 plug-in that draws from the global RNG, or ignores the generator, fails here). The first problem
 found raises :class:`ValidationError` whose message names the plug-in, the spec and what was
-expected against what came back. ``run.run_claim`` turns it into the claim's verdict ``error``.
+expected against what came back. ``run.run_claim`` turns it into the claim's verdict ``error``;
+a build raising NotImplementedError (the plug-in declines that spec) gives ``not applicable``.
 """
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 import torch
@@ -25,6 +26,18 @@ MAX_PROBE_DEPTH = 8  # the probe network is at most this deep (checks do not dep
 
 class ValidationError(RuntimeError):
     """A plug-in broke the contract on a probe network; the message says how."""
+
+
+class Unsupported(ValidationError):
+    """The plug-in's build raised NotImplementedError: it declines this spec (verdict 'not applicable')."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What validation found: the claim's verdict ('error' or 'not applicable') and why."""
+
+    verdict: str
+    message: str
 
 
 def impl_name(impl: Any) -> str:
@@ -82,6 +95,9 @@ def _run(impl: Any, spec: NetSpec, seed: int, x: torch.Tensor, g_out: torch.Tens
     shape = (s, spec.depth + 1, b, spec.width)
     try:
         net = impl.build(spec, s, _generator(spec, seed))
+    except NotImplementedError as exc:
+        raise Unsupported(f"plug-in {impl_name(impl)!r} does not support {describe(spec)}: "
+                          f"build raised NotImplementedError: {exc}") from exc
     except Exception as exc:
         raise _fail(impl, spec, f"build(spec, {s}, generator) raised {type(exc).__name__}: {exc}; "
                                 "expected an Ensemble") from exc
@@ -155,8 +171,11 @@ def probe_spec(params: Mapping[str, Any], device: str, dtype: str) -> NetSpec:
 
 
 def validate_for_claim(claim: Any, impl: Any, budget: str, device: str, dtype: str,
-                       config: Mapping[str, Any] | None = None) -> str | None:
-    """The problem (a message) with ``impl`` for ``claim``, or None if the probe passes."""
+                       config: Mapping[str, Any] | None = None) -> Problem | None:
+    """What is wrong with ``impl`` for ``claim`` (verdict and message), or None if the probe passes.
+
+    A build that raises NotImplementedError means "this plug-in does not offer that network":
+    verdict 'not applicable' with the plug-in's reason (never a pass); anything else is 'error'."""
     sweep = claim.sweep(budget)
     params = {**sweep.fixed, **dict(config or {}), **sweep.axes, **sweep.inner}
     try:
@@ -165,7 +184,9 @@ def validate_for_claim(claim: Any, impl: Any, budget: str, device: str, dtype: s
         return None
     try:
         validate(impl, spec, grad=bool(claim.requires & Capability.GRAD_TRACE))
+    except Unsupported as exc:
+        return Problem("not applicable", str(exc))
     except ValidationError as exc:
-        return str(exc)
+        return Problem("error", str(exc))
     return None
 

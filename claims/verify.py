@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from . import __version__
-from .run import Progress, run_claim
+from .run import Execution, run_claim
 from .spec import VERDICTS, Claim
 
 SCHEMA_VERSION = 1
@@ -37,7 +37,7 @@ def verify(
     device: str = "cpu",
     dtype: str = "float32",
     config: Mapping[str, Any] | None = None,
-    progress: Progress | None = None,
+    execution: Execution | None = None,
     on_result: Any = None,
 ) -> dict[str, Any]:
     """Run every claim; ``on_result(results)`` is called after each so finished work is never lost."""
@@ -45,17 +45,19 @@ def verify(
     start = time.perf_counter()
     try:
         for claim in claims:
-            results["claims"].append(run_claim(claim, impl, budget, seed, device, dtype, config, progress))
-            _summarise(results, start)
+            results["claims"].append(run_claim(claim, impl, budget, seed, device, dtype, config, execution))
+            _summarise(results, start, execution)
             if on_result:
                 on_result(results)
     finally:
-        _summarise(results, start)
+        _summarise(results, start, execution)
     return results
 
 
-def _summarise(results: dict[str, Any], start: float) -> None:
+def _summarise(results: dict[str, Any], start: float, execution: Execution | None = None) -> None:
     results["run"]["seconds"] = time.perf_counter() - start
+    if execution is not None:
+        results["run"]["cells"] = {"computed": execution.computed, "cached": execution.cached}
     results["run"]["counts"] = {v: sum(c["verdict"] == v for c in results["claims"]) for v in VERDICTS}
 
 

@@ -239,7 +239,7 @@ def train(
     _check(spec, runs, fine_depth)
     if path not in ("lazy", "dense"):
         raise ValueError(f"path={path!r} is invalid; allowed: lazy, dense")
-    chunk = chunk or n_networks
+    chunk = chunk or auto_chunk(spec.width, fine_depth, cfg, len(runs), path)
     parts: list[dict[str, RunResult]] = []
     for start in range(0, n_networks, chunk):
         s = min(chunk, n_networks - start)
@@ -255,6 +255,15 @@ def train(
             coupling=torch.cat(cpl) if all(c is not None for c in cpl) else None,  # type: ignore[arg-type]
         )
     return out
+
+
+def auto_chunk(n: int, fine_depth: int, cfg: TrainConfig, n_runs: int, path: str, budget_bytes: float = 4e8) -> int:
+    """Networks per chunk so that the weight state stays near ``budget_bytes`` (a function of the
+    sizes only, so results never depend on the machine)."""
+    cols = ((cfg.steps + 1) * (2 * cfg.n_train + cfg.n_test)) * n_runs + 4
+    per_net = fine_depth * n * (n if path == "dense" else 4 * cols) * 8.0
+    per_net += n_runs * fine_depth * n * 2 * max(cfg.steps, 1) * cfg.n_train * 8.0  # update lists
+    return max(16, int(budget_bytes // per_net))
 
 
 def _train_chunk(

@@ -115,9 +115,9 @@ def _sweeps(width: int, depths: dict[str, tuple[int, ...]], betas: tuple[float, 
 
 IID_TOL_WHY = (
     "The derivation gives slope 1 - 2 beta only asymptotically in L and n; at the swept depths the "
-    "O(a^4 L) and O(1/n) corrections move the root by about 0.01 (pilot, n = 64..128). 0.05 is ten "
-    "times that, yet half the distance to the nearest alternative the paper discusses (beta = 1/4 or "
-    "3/4 explode or vanish visibly), so a scaling off by 1/4 in the exponent is rejected."
+    "O(a^4 L) and O(1/n) corrections move the root by about 0.01 (default depths 16..256) to 0.02 "
+    "(smoke depths 8..64). 0.05 is 2.5 to 5 times that bias, yet a fifth of the distance to a scaling "
+    "off by 1/4 in the exponent (root 3/4), which is therefore rejected."
 )
 DEPTHS = {"smoke": (8, 16, 32, 64), "default": (16, 32, 64, 128, 256), "thorough": (16, 32, 64, 128, 256, 512, 1024)}
 REPS = {"smoke": 5, "default": 8, "thorough": 16}

@@ -139,6 +139,16 @@ def test_a_raising_factory_gives_error_verdicts_naming_plugin_and_spec(monkeypat
         assert "NetSpec(width=" in entry["message"]
 
 
+def test_a_plugin_that_declines_a_spec_is_not_applicable_never_a_pass():
+    """build raising NotImplementedError: the plug-in does not offer that network; its reason is shown."""
+    impl = Broken("iid-only", build_error=NotImplementedError("only i.i.d. Gaussian weights"),
+                  when=lambda s: s.init != "gaussian")
+    entry = run_claim(select(["marion.smooth_critical_beta"])[0], impl, "smoke", seed=0)
+    assert entry["verdict"] == "not applicable"
+    assert "plug-in 'iid-only' does not support NetSpec(width=32" in entry["message"]
+    assert "only i.i.d. Gaussian weights" in entry["message"]
+
+
 def test_other_claims_still_run_and_finished_results_are_kept():
     """A plug-in broken only for fBm weights: the smooth claim errors, the i.i.d. claim still holds."""
     impl = Broken("fbm-broken", fix=_nan, when=lambda s: s.init == "fbm")

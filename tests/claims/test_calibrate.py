@@ -1,0 +1,110 @@
+"""`resnet-claims calibrate`: bookkeeping of the reliability table, targets, resume, and the command."""
+import json
+import types
+
+import pytest
+
+import claims.calibrate as cal
+from claims import cli
+from claims.calibrate import TARGETS, all_met, calibrate, clopper_pearson, render_markdown
+from claims.catalogue.marion2022 import measure_growth, root_of_slope
+from claims.spec import Claim, Source, Sweep
+
+FAKE = [types.SimpleNamespace(id="fake.claim", controls=("scale-exponent-off", "post-activation"))]
+
+
+def scripted(calls):
+    """run_claim stand-in: the reference is violated at seed 3 and inconclusive at seeds 5, 6;
+    scale-exponent-off is always violated; post-activation holds at seed 0."""
+
+    def run_claim(claim, impl, budget, seed, device, dtype):
+        calls.append((claim.id, impl.name, seed))
+        if impl.name == "reference":
+            verdict = {3: "violated", 5: "inconclusive", 6: "inconclusive"}.get(seed, "holds")
+        elif impl.name == "post-activation":
+            verdict = "holds" if seed == 0 else "violated"
+        else:
+            verdict = "violated"
+        return {"verdict": verdict, "estimate": 0.5 + seed / 100, "ci": [0.4, 0.6], "seconds": 0.25}
+
+    return run_claim
+
+
+def test_clopper_pearson_matches_known_values():
+    assert clopper_pearson(0, 20)[0] == 0.0 and clopper_pearson(0, 20)[1] == pytest.approx(0.1684, abs=1e-4)
+    assert clopper_pearson(20, 20)[0] == pytest.approx(0.8316, abs=1e-4)
+    lo, hi = clopper_pearson(5, 10)
+    assert lo == pytest.approx(0.1871, abs=1e-4) and hi == pytest.approx(0.8129, abs=1e-4)
+
+
+def test_rates_targets_and_misses_are_computed_per_claim_and_control(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cal, "run_claim", scripted(calls))
+    data = calibrate(FAKE, seeds=20, budget="smoke")
+    assert len(calls) == 20 * 3 and len(data["runs"]) == 60
+    (row,) = data["summary"]
+    ref = row["reference"]
+    assert ref["runs"] == 20 and ref["counts"]["holds"] == 17 and ref["rates"]["violated"] == pytest.approx(0.05)
+    fv, inc = ref["checks"]
+    assert fv["what"] == "false-violation rate" and not fv["met"] and fv["missed_by"] == pytest.approx(0.04)
+    assert inc["rate"] == pytest.approx(0.10) and inc["missed_by"] == pytest.approx(0.05)
+    assert ref["seconds"] == pytest.approx(5.0)
+    power = {c["control"]: c["checks"][0] for c in row["controls"]}
+    assert power["scale-exponent-off"]["rate"] == 1.0 and power["scale-exponent-off"]["met"]
+    assert power["post-activation"]["rate"] == pytest.approx(0.95) and power["post-activation"]["met"]
+    assert not power["post-activation"]["demonstrated"]  # 19/20 cannot show >= 95% at 95% confidence
+    assert not all_met(data)
+    assert data["targets"] == TARGETS
+    text = render_markdown(data)
+    assert "| `fake.claim` | reference | 20 | 85.0% | 5.0% | 10.0% | 0 |" in text
+    assert "MISSED false-violation rate by 4.0 pp; MISSED inconclusive rate by 5.0 pp" in text
+    assert "| | control `post-activation` | 20 | 5.0% | 95.0% | 0% | 0 | power: 95.0% [75.1%, 99.9%] | >= 0.95 | met |" in text
+    assert "K = 20" in text
+
+
+def test_written_files_resume_and_fresh(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(cal, "run_claim", scripted(calls))
+    calibrate(FAKE, seeds=3, budget="smoke", out=tmp_path)
+    saved = json.loads((tmp_path / "calibration.json").read_text())
+    assert saved["schema"] == cal.SCHEMA and len(saved["runs"]) == 9
+    assert saved["settings"]["seeds"] == [0, 1, 2] and (tmp_path / "calibration.md").read_text().startswith("# Reliability")
+    calls.clear()
+    data = calibrate(FAKE, seeds=4, budget="smoke", out=tmp_path)  # only seed 3 is new
+    assert sorted({c[2] for c in calls}) == [3] and len(calls) == 3 and len(data["runs"]) == 12
+    calls.clear()
+    calibrate(FAKE, seeds=4, budget="default", out=tmp_path)  # another budget: nothing reused
+    assert len(calls) == 12
+    calls.clear()
+    calibrate(FAKE, seeds=2, budget="default", out=tmp_path, resume=False)
+    assert len(calls) == 6
+
+
+def _tiny_claim() -> Claim:
+    """A real Marion-style claim on a tiny sweep (seconds, not minutes): the end-to-end path."""
+    sweep = Sweep(axes={"depth": (4, 8, 16)}, inner={"beta": (0.3, 0.5, 0.7)}, replicates=3, networks=8,
+                  fixed={"width": 16, "pass": "forward"})
+    return Claim(id="tiny.root", statement="tiny", source=Source("test", "0000.00000", "here"), quantity="q",
+                 estimand="root", prediction=0.5, tolerance=0.2, tolerance_why="test", prediction_origin="derived",
+                 sweeps={b: sweep for b in ("smoke", "default", "thorough")}, measure=measure_growth,
+                 estimate=root_of_slope, controls=("scale-exponent-off",))
+
+
+def test_command_writes_the_table(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(cli, "select", lambda patterns: [_tiny_claim()])
+    status = cli.main(["calibrate", "--seeds", "2", "--budget", "smoke", "--out", str(tmp_path), "--quiet"])
+    assert status in (0, 1)
+    data = json.loads((tmp_path / "calibration.json").read_text())
+    assert {(r["impl"], r["seed"]) for r in data["runs"]} == {(i, s) for i in ("reference", "scale-exponent-off")
+                                                              for s in (0, 1)}
+    assert all(r["verdict"] in ("holds", "violated", "inconclusive") for r in data["runs"])
+    out = capsys.readouterr().out
+    assert "| `tiny.root` | reference | 2 |" in out and "control `scale-exponent-off`" in out
+    assert status == (0 if all_met(data) else 1)
+
+
+@pytest.mark.parametrize("args, words", [(["--seeds", "0"], "--seeds 0"), (["--budget", "huge"], "--budget 'huge'"),
+                                         (["--claims", "nope.*"], "unknown claim id")])
+def test_bad_usage_exits_2(args, words, capsys, tmp_path):
+    assert cli.main(["calibrate", "--out", str(tmp_path), *args]) == 2
+    assert words in capsys.readouterr().err
