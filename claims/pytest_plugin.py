@@ -78,7 +78,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def _wanted(config: pytest.Config) -> bool:
     if config.getoption("--claims") or config.getoption("--claims-select") or "claims" in (config.getoption("-m") or ""):
         return True
-    return not config.args or config.args == [str(config.rootpath / p) for p in config.getini("testpaths")]
+    # plain `pytest` (no paths given): the claims run at smoke beside the unit tests
+    return config.args_source in (pytest.Config.ArgsSource.TESTPATHS, pytest.Config.ArgsSource.INVOCATION_DIR)
 
 
 @pytest.hookimpl(tryfirst=True)
