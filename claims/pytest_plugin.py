@@ -2,11 +2,14 @@
 
 Outcomes: holds -> passed; violated -> failed with estimate, CI and prediction; inconclusive ->
 failed, saying a larger budget is needed; not applicable -> skipped with the missing capability;
-error -> failed with the cell's error. Claim items are added when pytest collects its default
+error -> failed with the cell's error. A verdict listed in the expected-verdicts file (a finding
+such as a reproduced disagreement with a paper, or a rate that only resolves at a larger budget)
+is reported as xfail with its reason; if it then holds, the test fails until the line is removed. Claim items are added when pytest collects its default
 test paths, when ``-m`` mentions ``claims``, or with ``--claims``.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +26,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--claims-device", default="cpu", help="device for claim tests (cpu, cuda)")
     g.addoption("--claims-select", nargs="*", default=None, help="claim ids or globs to collect")
     g.addoption("--impl", default=None, help="implementation under test (name or module:factory)")
+    g.addoption("--claims-expected", default=None,
+                help="file of expected non-holding verdicts (default: ini claims_expected)")
+    parser.addini("claims_expected", "file listing expected non-holding verdicts: "
+                  "'IMPL BUDGET CLAIM_ID VERDICT  # reason' per line", default="")
+
+
+def load_expected(path: Path) -> dict[tuple[str, str, str], tuple[str, str]]:
+    """Expected verdicts by (implementation, budget, claim id); every line needs a '# reason'."""
+    from .spec import VERDICTS
+
+    table: dict[tuple[str, str, str], tuple[str, str]] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        body, _, reason = line.partition("#")
+        if not body.strip():
+            continue
+        fields = body.split()
+        verdict = " ".join(fields[3:])
+        if len(fields) < 4 or verdict not in VERDICTS or verdict == "holds" or not reason.strip():
+            raise pytest.UsageError(f"{path}:{number}: expected 'IMPL BUDGET CLAIM_ID VERDICT  # reason' with a "
+                                    f"non-holding verdict ({', '.join(VERDICTS[1:])}), got {line!r}")
+        table[(fields[0], fields[1], fields[2])] = (verdict, reason.strip())
+    return table
 
 
 class ClaimFailure(Exception):
@@ -48,6 +73,12 @@ class ClaimItem(pytest.Item):
         entry = run_claim(self.claim, impl, budget, cfg.getoption("--claims-seed"), cfg.getoption("--claims-device"))
         self.user_properties.append(("verdict", entry["verdict"]))
         verdict = entry["verdict"]
+        expected = cfg.stash[_EXPECTED].get((impl.name, budget, self.claim.id))
+        if expected is not None:
+            if verdict == expected[0]:
+                pytest.xfail(f"expected {verdict} at budget {budget!r}: {expected[1]} ({entry['message']})")
+            raise ClaimFailure(f"listed as expected {expected[0]!r} but the verdict is {verdict!r} "
+                               f"({impl.name}, budget {budget}): {entry['message']}; update the expected-verdicts file")
         if verdict == "holds":
             return
         if verdict == "not applicable":
@@ -66,6 +97,7 @@ class ClaimItem(pytest.Item):
 
 
 _BUDGET = pytest.StashKey[str]()
+_EXPECTED = pytest.StashKey[dict]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -73,6 +105,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for paper in ("marion", "nfd", "fischer"):
         config.addinivalue_line("markers", f"{paper}: claims from the {paper} paper")
     config.stash[_BUDGET] = "default" if "claims" in (config.getoption("-m") or "") else "smoke"
+    name = config.getoption("--claims-expected") or config.getini("claims_expected")
+    config.stash[_EXPECTED] = load_expected(config.rootpath / name) if name else {}
 
 
 def _wanted(config: pytest.Config) -> bool:

@@ -30,6 +30,8 @@ import torch
 
 # A new direction shorter than this fraction of the query counts as "already in the span".
 SPAN_RTOL = 1e-10
+# Gram-Schmidt is repeated when a new direction is shorter than this fraction of its query.
+REORTH_BELOW = 1e-3
 
 
 class LazyGaussian:
@@ -81,12 +83,19 @@ class LazyGaussian:
     # -- one column ----------------------------------------------------------------------------
     @staticmethod
     def _split(u: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """u (S, n) = q alpha + w with w orthogonal to q (S, n, k): classical Gram-Schmidt twice."""
-        alpha = torch.einsum("snk,sn->sk", q, u)
-        w = u - torch.einsum("snk,sk->sn", q, alpha)
-        beta = torch.einsum("snk,sn->sk", q, w)  # re-orthogonalise: "twice is enough"
-        w = w - torch.einsum("snk,sk->sn", q, beta)
-        return alpha + beta, w
+        """u (S, n) = q alpha + w with w orthogonal to q (S, n, k): classical Gram-Schmidt, repeated
+        ("twice is enough") when some network's new direction is short but not negligible, the only
+        case where one pass loses orthogonality (error ~ eps / (|w|/|u|)^2)."""
+        if q.shape[2] == 0:
+            return u.new_zeros(u.shape[0], 0), u
+        alpha = torch.bmm(q.transpose(1, 2), u[:, :, None])[:, :, 0]
+        w = u - torch.bmm(q, alpha[:, :, None])[:, :, 0]
+        ratio = w.norm(dim=1) / u.norm(dim=1).clamp_min(1e-300)
+        if bool(((ratio < REORTH_BELOW) & (ratio > SPAN_RTOL)).any()):
+            beta = torch.bmm(q.transpose(1, 2), w[:, :, None])[:, :, 0]
+            w = w - torch.bmm(q, beta[:, :, None])[:, :, 0]
+            alpha = alpha + beta
+        return alpha, w
 
     def _one(self, u: torch.Tensor, forward: bool) -> torch.Tensor:
         """W u (forward) or W^T u (backward) for u (S, n), exact given everything drawn so far."""
@@ -101,22 +110,29 @@ class LazyGaussian:
             n_img = self.n_in
         qs, ims = q_same[:, :, :k_same], img_same[:, :, :k_same]
         alpha, w = self._split(u, qs)
+        seen = torch.bmm(ims, alpha[:, :, None])[:, :, 0] if k_same else u.new_zeros(self.s, n_img)
         r = w.norm(dim=1)  # (S,)
         fresh = r > SPAN_RTOL * u.norm(dim=1).clamp_min(1e-300)
+        if not bool(fresh.any()):  # in every network's span already: exact, no randomness, nothing stored
+            return seen
         q = torch.where(fresh[:, None], w / r.clamp_min(1e-300)[:, None], torch.zeros_like(w))
-        # image of the new unit direction: the part fixed by the other side's products plus fresh noise
-        qo, imo = q_other[:, :, :k_other], img_other[:, :, :k_other]
-        known = torch.einsum("snk,sk->sn", qo, torch.einsum("smk,sm->sk", imo, q))
+        # image of the new unit direction: Qo (Imo^T q - Qo^T e) + e = (part fixed by the other side's
+        # products) + (I - P_other) e, e ~ N(0, var I) fresh noise
         e = torch.randn(self.s, n_img, generator=self.gen, dtype=torch.float64, device=self.device) * self.std
-        e = e - torch.einsum("snk,sk->sn", qo, torch.einsum("snk,sn->sk", qo, e))  # (I - P_other) e
-        img = torch.where(fresh[:, None], known + e, torch.zeros_like(known))
+        if k_other:
+            qo, imo = q_other[:, :, :k_other], img_other[:, :, :k_other]
+            coef = torch.bmm(imo.transpose(1, 2), q[:, :, None]) - torch.bmm(qo.transpose(1, 2), e[:, :, None])
+            img = e + torch.bmm(qo, coef)[:, :, 0]
+        else:
+            img = e
+        img = torch.where(fresh[:, None], img, torch.zeros_like(img))
         q_same[:, :, k_same] = q
         img_same[:, :, k_same] = img
         if forward:
             self.kf += 1
         else:
             self.kb += 1
-        return torch.einsum("snk,sk->sn", ims, alpha) + r[:, None] * img
+        return seen + r[:, None] * img
 
     # -- public --------------------------------------------------------------------------------
     def matmul(self, u: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,8 @@
 """The reference implementation as a plug-in: dense weights, or the exact init sampler."""
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from . import __version__
@@ -13,7 +15,7 @@ class ReferenceImpl:
     """The suite's own ResNet; ``fast`` uses the exact conditional sampler where it is exact."""
 
     version = __version__
-    capabilities = Capability.FORWARD_TRACE | Capability.GRAD_TRACE | Capability.WEIGHTS
+    capabilities = Capability.FORWARD_TRACE | Capability.GRAD_TRACE | Capability.WEIGHTS | Capability.TRAIN_STEP
 
     def __init__(self, fast: bool = True) -> None:
         self.fast = fast
@@ -25,6 +27,13 @@ class ReferenceImpl:
         if self.fast and spec.init == "gaussian":
             return ConditionalEnsemble(spec, n_networks, generator)
         return DenseEnsemble(spec, n_networks, generator)
+
+    def train_runs(self, spec: NetSpec, cfg: Any, n_networks: int, generator: torch.Generator,
+                   runs: Any = None, **options: Any) -> dict:
+        """Depth-muP SGD runs from shared initial weights (reference_impl.training.train)."""
+        from .training import train
+
+        return train(spec, cfg, n_networks, generator, runs, **options)
 
 
 def make_reference() -> ReferenceImpl:

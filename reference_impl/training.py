@@ -202,11 +202,14 @@ def _coarse_eps(eps: torch.Tensor, depth: int) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------------------------
-def _check(spec: NetSpec, runs: Sequence[Run], fine_depth: int) -> None:
+def _check(spec: NetSpec, cfg: TrainConfig, runs: Sequence[Run], fine_depth: int) -> None:
     if spec.block != "res1" or not spec.preact:
         raise SpecError("training supports the one-layer-block pre-activation ResNet (block='res1', preact=True)")
     if spec.init != "gaussian" or spec.bias_var != 0:
         raise SpecError("training supports i.i.d. Gaussian weights without biases (init='gaussian', bias_var=0)")
+    if spec.input_dim is not None and spec.input_dim != cfg.input_dim:
+        raise SpecError(f"NetSpec.input_dim={spec.input_dim} differs from TrainConfig.input_dim={cfg.input_dim}; "
+                        "the task's inputs set the input dimension (leave NetSpec.input_dim None or equal)")
     if spec.parametrization != "depth_mup":
         raise SpecError(f"NetSpec.parametrization={spec.parametrization!r}: training implements depth_mup only")
     for r in runs:
@@ -223,6 +226,7 @@ def train(
     path: Literal["lazy", "dense"] = "lazy",
     fine_depth: int | None = None,
     chunk: int | None = None,
+    threads: int | None = 1,
 ) -> dict[str, RunResult]:
     """Train S networks drawn from ``generator``; every run in ``runs`` starts from the same weights.
 
@@ -230,13 +234,28 @@ def train(
     multiplier of a run of depth L is spec.scale * L^-spec.beta. ``fine_depth`` (default: the
     largest run depth) is the depth of the matrices that drive every run (depth coupling).
     ``chunk`` networks are simulated at a time (memory); the result does not depend on the machine.
+    ``threads``: torch intra-op threads on CPU during the call (None: leave torch's setting). The
+    batched products here are small (S x n x k); one thread measured 3x faster than two on the
+    project's 2-core machine (n = 256, S = 4096, lazy) and leaves the other core to another cell.
     """
+    if threads is None or torch.device(spec.device).type != "cpu":
+        return _train(spec, cfg, n_networks, generator, runs, path, fine_depth, chunk)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _train(spec, cfg, n_networks, generator, runs, path, fine_depth, chunk)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(spec: NetSpec, cfg: TrainConfig, n_networks: int, generator: torch.Generator, runs: Sequence[Run] | None,
+           path: str, fine_depth: int | None, chunk: int | None) -> dict[str, RunResult]:
     runs = list(runs) if runs is not None else [Run("true", spec.depth)]
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         raise ValueError(f"run names must be unique, got {names}")
     fine_depth = fine_depth or max(r.depth for r in runs)
-    _check(spec, runs, fine_depth)
+    _check(spec, cfg, runs, fine_depth)
     if path not in ("lazy", "dense"):
         raise ValueError(f"path={path!r} is invalid; allowed: lazy, dense")
     chunk = chunk or auto_chunk(spec.width, fine_depth, cfg, len(runs), path)

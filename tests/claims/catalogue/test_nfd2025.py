@@ -1,0 +1,176 @@
+"""NFD claims (arXiv 2512.21075): smoke verdicts on the reference, negative controls, the estimators.
+
+The smoke budget cannot resolve every rate (nfd.init_coupling_* and nfd.depth_error are usually
+inconclusive there), so these tests check what smoke does establish: the confidence sets contain
+the rate, the two reproduced disagreements with the paper are violations, the controls are
+rejected. The default budget's verdicts are in claims/catalogue/nfd2025.md.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from claims.catalogue import nfd2025
+from claims.catalogue.nfd_controls import NFD_CONTROLS, TrainingDefect, trainer_for
+from claims.plugins import resolve
+from claims.run import run_claim
+from claims.spec import Table, select
+from reference_impl import make_reference
+from reference_impl.controls import CONTROLS
+from reference_impl.training import Run, TrainConfig, train
+
+NFD = select(["nfd.*"])
+PAIRS = [(c.id, name) for c in NFD for name in c.controls]
+
+
+@pytest.fixture(scope="module")
+def smoke() -> dict:
+    return {c.id: run_claim(c, make_reference(), "smoke", seed=0) for c in NFD}
+
+
+def _ci(entry: dict) -> tuple[float, float]:
+    lo, hi = entry["ci"]
+    return (-math.inf if lo is None else lo, math.inf if hi is None else hi)
+
+
+def test_six_claims_registered_with_sweeps_and_controls() -> None:
+    assert {c.id for c in NFD} == {
+        "nfd.init_coupling_width", "nfd.init_coupling_depth_uniform", "nfd.sgd_coupling_survives_width",
+        "nfd.sgd_coupling_depth", "nfd.depth_error", "nfd.preact_stable_postact_explodes"}
+    for c in NFD:
+        assert c.controls and all(name in CONTROLS for name in c.controls)
+
+
+def test_init_coupling_decays_like_one_over_width(smoke: dict) -> None:
+    lo, hi = _ci(smoke["nfd.init_coupling_width"])
+    assert lo < -1.0 < hi and hi < -0.5, smoke["nfd.init_coupling_width"]["message"]
+
+
+def test_init_coupling_does_not_grow_with_depth(smoke: dict) -> None:
+    lo, hi = _ci(smoke["nfd.init_coupling_depth_uniform"])
+    assert lo < 0.0 < hi, smoke["nfd.init_coupling_depth_uniform"]["message"]
+
+
+def test_sgd_coupling_survives_infinite_width(smoke: dict) -> None:
+    assert smoke["nfd.sgd_coupling_survives_width"]["verdict"] == "holds", smoke["nfd.sgd_coupling_survives_width"]["message"]
+
+
+def test_sgd_coupling_is_not_suppressed_in_depth(smoke: dict) -> None:
+    """The reproduced disagreement: the accumulated coupling does not decay like L^-2 (or at all)."""
+    entry = smoke["nfd.sgd_coupling_depth"]
+    assert entry["verdict"] == "violated", entry["message"]
+    assert _ci(entry)[0] > -1.0
+    per_layer = next(r for r in entry["fit_table"] if r["label"].startswith("kappa"))
+    assert per_layer["ci"][0] > -1.5  # the per-layer term decays like L^-1, not L^-2
+
+
+def test_depth_error_rate_is_one_over_depth(smoke: dict) -> None:
+    lo, hi = _ci(smoke["nfd.depth_error"])
+    assert lo < -1.0 < hi and hi < -0.5, smoke["nfd.depth_error"]["message"]
+
+
+def test_postactivation_does_not_explode_at_init(smoke: dict) -> None:
+    entry = smoke["nfd.preact_stable_postact_explodes"]
+    assert entry["verdict"] == "violated" and _ci(entry)[1] < 0.01, entry["message"]
+
+
+@pytest.mark.parametrize("claim_id, control", PAIRS)
+def test_negative_control_is_violated(claim_id: str, control: str) -> None:
+    impl, _ = resolve(control)
+    entry = run_claim(select([claim_id])[0], impl, "smoke", seed=0)
+    assert entry["verdict"] == "violated", f"{claim_id} did not reject {control}: {entry['message']}"
+
+
+def test_norm_claim_can_hold_when_only_postactivation_explodes() -> None:
+    """Positive control: without the 1/sqrt(L) multiplier post-activation ReLU blocks explode faster
+    than pre-activation ones, and the claim's estimator says so."""
+    impl, _ = resolve("no-depth-multiplier")
+    entry = run_claim(select(["nfd.preact_stable_postact_explodes"])[0], impl, "smoke", seed=0)
+    assert entry["verdict"] == "holds", entry["message"]
+
+
+def test_same_seed_same_numbers() -> None:
+    claim = select(["nfd.preact_stable_postact_explodes"])[0]
+    a, b = (run_claim(claim, make_reference(), "smoke", seed=5) for _ in range(2))
+    assert a["estimate"] == b["estimate"] and a["ci"] == b["ci"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the estimators on synthetic data with a known answer
+# ---------------------------------------------------------------------------------------------
+def test_power_law_fit_recovers_the_exponent_and_covers() -> None:
+    rng = np.random.default_rng(0)
+    x = np.array([4.0, 8.0, 16.0, 32.0, 64.0])
+    truth = -0.7 * x ** -1.3
+    se = 0.08 * np.abs(truth)
+    corr = 0.3 * np.ones((5, 5)) + 0.7 * np.eye(5)  # correlated means (same networks across depths)
+    cov = corr * np.outer(se, se)
+    chol = np.linalg.cholesky(cov)
+    hits = 0
+    for _ in range(400):
+        fit = nfd2025.power_law(x, truth + chol @ rng.standard_normal(5), cov, 0.95)
+        assert fit["ok"] and fit["sign"] == -1.0
+        hits += fit["ci"][0] <= -1.3 <= fit["ci"][1]
+    assert 0.91 <= hits / 400 <= 0.99
+
+
+def test_power_law_tolerates_a_mean_of_the_other_sign_and_rejects_flat_noise() -> None:
+    x = np.array([4.0, 8.0, 16.0, 32.0])
+    mean = np.array([-0.05, 0.7, 1.4, 2.9])  # sign change at the smallest x: a residual, not a crash
+    fit = nfd2025.power_law(x, mean, np.diag((0.02 * np.ones(4)) ** 2), 0.95)
+    assert fit["ok"] and fit["slope"] > 0.5
+    assert not nfd2025.power_law(x[:2], mean[:2], np.eye(2), 0.95)["ok"]  # too few points
+
+
+def test_survival_estimator_separates_a_limit_from_pure_one_over_n() -> None:
+    widths = [64, 128, 256, 512]
+
+    def table(level: float, b: float) -> Table:
+        rows = []
+        for i, n in enumerate(widths):
+            rows.append({"width": n, "steps": 2, "cell": i, "A2": level + b / n, "A2_se": 1e-3,
+                         "D1": -0.01 / n, "D1_se": 1e-4 / n, "A0": 0.0})
+        return Table(rows)
+
+    survives = nfd2025.estimate_survival(table(-0.02, -0.2), 0.95)
+    assert -2 < survives.ci[0][0] and survives.ci[0][1] < 0  # log10 0.02 = -1.7
+    vanishes = nfd2025.estimate_survival(table(0.0, -0.5), 0.95)
+    assert vanishes.ci[0][1] < -2  # no limit: below the band
+
+
+def test_norm_contrast_estimator() -> None:
+    rows = []
+    for cell, depth in enumerate((8, 16, 32, 64)):
+        rows.append({"depth": depth, "preact": True, "log_ratio": 0.5, "log_ratio_se": 0.01, "cell": cell})
+        rows.append({"depth": depth, "preact": False, "log_ratio": 0.05 * depth, "log_ratio_se": 0.01, "cell": cell})
+    est = nfd2025.estimate_norms(Table(rows), 0.95)
+    assert est.value == pytest.approx(0.05, abs=1e-6) and est.ci[0][0] > 0.04
+
+
+# ---------------------------------------------------------------------------------------------
+# how the claims find training code, and the training-level control
+# ---------------------------------------------------------------------------------------------
+def test_trainer_dispatch() -> None:
+    assert trainer_for(make_reference()) is train
+    assert trainer_for(object()) is None
+    gia = NFD_CONTROLS["gia-backward"]
+    assert isinstance(gia, TrainingDefect) and trainer_for(gia) == gia.train_runs
+
+
+def test_gia_control_backprops_through_an_independent_copy() -> None:
+    """gia-backward runs construction (b) in the slot that declares reuse: its reused-weight
+    component c_l has mean zero, and its trained output differs from true backprop at O(1)."""
+    from reference_impl.protocol import NetSpec
+
+    spec = NetSpec(width=32, depth=4, activation="tanh", parametrization="depth_mup", dtype="float64")
+    cfg = TrainConfig(steps=2, n_test=0)
+    runs = [Run("true4", 4, record_coupling=True)]
+    gia = NFD_CONTROLS["gia-backward"].train_runs(spec, cfg, 1024, torch.Generator().manual_seed(0), runs)
+    ref = train(spec, cfg, 1024, torch.Generator().manual_seed(0), runs)
+    c = gia["true4"].coupling[:, 2].mean(1)
+    assert abs(float(c.mean())) < 4 * float(c.std()) / 1024**0.5
+    gap = (gia["true4"].f_train[:, 1] - ref["true4"].f_train[:, 1]).abs().mean()
+    assert gap > 0.01
