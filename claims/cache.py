@@ -2,17 +2,19 @@
 
 A cell's key hashes everything its result depends on: claim id, cell parameters, replicate, seed,
 ensemble size, implementation name and version, package version, device, dtype and a hash of the
-claim module's source. Each entry
+source of the claim's and the implementation's packages. Each entry
 carries a sha256 of its payload; a corrupt or truncated entry is reported, dropped and recomputed,
 never used. Every write is its own committed transaction (SQLite's journal makes it atomic).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
-import inspect
+import importlib
 import json
 import os
 import sqlite3
+import sys
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
@@ -33,14 +35,23 @@ def default_path() -> Path:
     return Path(folder) / "cells.sqlite"
 
 
-def code_version(func: Any) -> str:
-    """sha256 of the source of the module defining ``func``: editing a claim invalidates its cells."""
-    module = inspect.getmodule(func)
-    try:
-        source = inspect.getsource(module) if module is not None else repr(func)
-    except (OSError, TypeError):
-        source = repr(func)
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
+@functools.lru_cache(maxsize=None)
+def _package_digest(package: str) -> str:
+    """sha256 over every .py file of a top-level package (or the single module's file)."""
+    module = sys.modules.get(package) or importlib.import_module(package)
+    files = sorted(Path(module.__file__).parent.rglob("*.py")) if hasattr(module, "__path__") else [Path(module.__file__)]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def code_version(*objects: Any) -> str:
+    """Hash of the source of this suite's packages and of those defining ``objects`` (a plug-in's):
+    any code change there invalidates cached cells; resuming the same code reuses them."""
+    packages = {(getattr(o, "__module__", None) or type(o).__module__).split(".")[0] for o in objects}
+    packages = sorted(packages | {"claims", "reference_impl"})
+    return "-".join(_package_digest(p) for p in packages if p not in ("builtins", "__main__"))
 
 
 def cell_key(claim_id: str, params: Mapping[str, Any], replicate: int, seed: int, networks: int,

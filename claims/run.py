@@ -96,7 +96,7 @@ class Execution:
 
 def _compute(claim: Claim, impl: Any, device: str, dtype: str, networks: int, todo: list[Cell], ex: Execution):
     """Yield (cell, rows) in sweep order: cache hits first-class, misses computed and stored as they finish."""
-    code = code_version(claim.measure)
+    code = code_version(claim.measure, impl)
     keys = [cell_key(claim.id, c.params, c.replicate, c.seed, networks, impl, device, dtype, code) for c in todo]
     found = [ex.cache.get(k) if ex.cache is not None else None for k in keys]
     missing = [c for c, f in zip(todo, found) if f is None]
