@@ -153,7 +153,8 @@ def run_once(
 
 def _values(row: Mapping[str, Any], cell: Cell) -> dict[str, Any]:
     """A row without the cell's own parameters and bookkeeping: inner-axis values and measurements."""
-    return {k: v for k, v in row.items() if k not in cell.params and k not in ("cell", "replicate")}
+    fixed = {k for k, v in cell.params.items() if not isinstance(v, tuple)}  # inner axes (tuples) stay in
+    return {k: v for k, v in row.items() if k not in fixed and k not in ("cell", "replicate")}
 
 
 def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:

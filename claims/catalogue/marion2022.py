@@ -40,8 +40,8 @@ def measure_growth(ctx: CellContext) -> list[dict[str, Any]]:
     p = ctx.params
     n, depth, s = p["width"], p["depth"], ctx.networks
     dt = getattr(torch, ctx.dtype)
-    x = torch.randn(s, 1, n, generator=ctx.generator(1), dtype=dt).to(ctx.device)
-    g_out = torch.randn(s, 1, n, generator=ctx.generator(2), dtype=dt).to(ctx.device)
+    x = torch.randn(s, 1, n, generator=ctx.generator(1), dtype=dt, device=ctx.device)
+    g_out = torch.randn(s, 1, n, generator=ctx.generator(2), dtype=dt, device=ctx.device)
     rows = []
     for beta in p["beta"]:
         spec = ctx.spec(width=n, depth=depth, beta=beta, block=p.get("block", "res1"),

@@ -92,13 +92,13 @@ def _legendre(n: int) -> tuple[Array, Array]:
 
 _Z_MAX = 9.0  # |z| beyond 9 carries < 1e-18 of the normal mass
 _FIXED_EDGES = np.linspace(-_Z_MAX, _Z_MAX, 19)
-_OFFSETS = np.array([0.0, 0.25, -0.25, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 5.0, -5.0])
+_OFFSETS = np.array([0.0, 0.25, -0.25, 0.5, -0.5, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 5.0, -5.0, 8.0, -8.0, 13.0, -13.0])
 
 
 def normal_rule(scale: Array, centre: Array | float = 0.0, n_gl: int = 10) -> tuple[Array, Array]:
     """Composite Gauss-Legendre rule for z ~ N(0, 1), refined where scale * (z - centre) is O(1).
 
-    Panels: a fixed grid on [-9, 9] plus edges at centre + {0, 1/4, 1/2, 1, 2, 3, 5} / scale (both
+    Panels: a fixed grid on [-9, 9] plus edges at centre + {0, 1/4, 1/2, 1, 2, 3, 5, 8, 13} / scale (both
     signs), so an activation evaluated at x = scale * (z - centre) is resolved on its own unit
     scale however large the variance. Returns nodes and weights (weights include the normal
     density; they sum to 1 - 2e-19), shape (*broadcast(scale, centre).shape, P).
@@ -146,7 +146,8 @@ def expect_2d(f: Callable[[Array, Array], Array], k11: Array, k22: Array, k12: A
 # ----------------------------------------------------------------------------- closed forms
 def erf_phi_phi(k11: Array, k22: Array, k12: Array) -> Array:
     """E[erf(u) erf(v)] = (2/pi) arcsin(2 k12 / sqrt((1 + 2 k11)(1 + 2 k22))) (Williams 1997)."""
-    return 2.0 / math.pi * np.arcsin(2.0 * np.asarray(k12) / np.sqrt((1.0 + 2.0 * np.asarray(k11)) * (1.0 + 2.0 * np.asarray(k22))))
+    k11, k22, k12 = (np.asarray(k, float) for k in (k11, k22, k12))
+    return 2.0 / math.pi * np.arcsin(2.0 * k12 / np.sqrt((1.0 + 2.0 * k11) * (1.0 + 2.0 * k22)))
 
 
 def erf_dphi_dphi(k11: Array, k22: Array, k12: Array) -> Array:
