@@ -7,30 +7,39 @@ claim that cannot fail.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, ClassVar
 
 import torch
 
-from .protocol import Ensemble, NetSpec
+from .protocol import Capability, Ensemble, NetSpec
 from .reference import ReferenceImpl
 
 
 @dataclass(frozen=True)
-class SpecDefect:
-    """A plug-in that builds ``defect(spec)`` while the caller declares ``spec``."""
+class Control:
+    """A negative control: the fast reference (``base``) with one named defect added by a subclass."""
 
     name: str
     description: str
-    defect: Callable[[NetSpec], NetSpec]
-    base: ReferenceImpl = ReferenceImpl(fast=True)
+    base: ClassVar[ReferenceImpl] = ReferenceImpl(fast=True)
 
     @property
     def version(self) -> str:
         return self.base.version
 
     @property
-    def capabilities(self):  # type: ignore[no-untyped-def]
+    def capabilities(self) -> Capability:
         return self.base.capabilities
+
+    def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> Ensemble:
+        return self.base.build(spec, n_networks, generator)
+
+
+@dataclass(frozen=True)
+class SpecDefect(Control):
+    """A plug-in that builds ``defect(spec)`` while the caller declares ``spec``."""
+
+    defect: Callable[[NetSpec], NetSpec] = lambda spec: spec
 
     def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> Ensemble:
         return self.base.build(self.defect(spec), n_networks, generator)

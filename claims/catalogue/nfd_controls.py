@@ -1,14 +1,13 @@
 """Negative controls of the NFD claims, and how a claim finds the training code of an implementation.
 
-Training is not (yet) part of the plug-in Protocol. ``trainer_for(impl)`` returns the training
-function a claim uses for ``impl``:
+Training enters the plug-in contract through Capability.TRAIN_STEP and a ``train_runs`` method.
+``trainer_for(impl)`` returns the training function a claim uses for ``impl``:
 
 - an implementation with a ``train_runs(spec, cfg, n_networks, generator, runs, path, fine_depth,
-  chunk)`` method (the proposed Protocol addition; signature of reference_impl.training.train)
-  trains itself;
-- the reference (``reference`` / ``reference-dense``) and the SpecDefect controls of
-  reference_impl.controls use reference_impl.training.train, a SpecDefect on its defective spec
-  (the declared spec is wrong in the same way for training as for the forward pass);
+  chunk)`` method (signature of reference_impl.training.train) trains itself;
+- the reference (``reference`` / ``reference-dense``) has ``train_runs`` (reference_impl.training.train);
+  the SpecDefect controls of reference_impl.controls train the defective spec with it (the declared
+  spec is wrong in the same way for training as for the forward pass);
 - anything else cannot train: the claim's measurement raises and the claim is an ``error``
   (``not applicable`` once the Protocol's TRAIN_STEP capability is declared by trainers).
 
@@ -29,33 +28,18 @@ from typing import Any, Callable
 
 import torch
 
-from reference_impl.controls import CONTROLS, SpecDefect
-from reference_impl.protocol import Ensemble, NetSpec
-from reference_impl.reference import ReferenceImpl
+from reference_impl.controls import CONTROLS, Control, SpecDefect
+from reference_impl.protocol import NetSpec
 from reference_impl.training import Run, train
 
 Trainer = Callable[..., dict]
 
 
 @dataclass(frozen=True)
-class TrainingDefect:
+class TrainingDefect(Control):
     """The reference with one defect in its training step; forward pass and declared spec unchanged."""
 
-    name: str
-    description: str
-    true_backward: str  # what the "reuse" runs really do ("independent" | "paired")
-    base: ReferenceImpl = ReferenceImpl(fast=True)
-
-    @property
-    def version(self) -> str:
-        return self.base.version
-
-    @property
-    def capabilities(self):  # type: ignore[no-untyped-def]
-        return self.base.capabilities
-
-    def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> Ensemble:
-        return self.base.build(spec, n_networks, generator)
+    true_backward: str = "independent"  # what the "reuse" runs really do ("independent" | "paired")
 
     def train_runs(self, spec: NetSpec, cfg: Any, n_networks: int, generator: torch.Generator,
                    runs: list[Run], **kw: Any) -> dict:
@@ -77,8 +61,6 @@ def trainer_for(impl: Any) -> Trainer | None:
         return impl.train_runs
     if isinstance(impl, SpecDefect):
         return _spec_defect_trainer(impl.defect)
-    if isinstance(impl, ReferenceImpl):
-        return train
     return None
 
 

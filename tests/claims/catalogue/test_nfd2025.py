@@ -154,7 +154,8 @@ def test_norm_contrast_estimator() -> None:
 # how the claims find training code, and the training-level control
 # ---------------------------------------------------------------------------------------------
 def test_trainer_dispatch() -> None:
-    assert trainer_for(make_reference()) is train
+    ref = make_reference()
+    assert trainer_for(ref) == ref.train_runs  # the reference trains through the Protocol's TRAIN_STEP method
     assert trainer_for(object()) is None
     gia = NFD_CONTROLS["gia-backward"]
     assert isinstance(gia, TrainingDefect) and trainer_for(gia) == gia.train_runs
