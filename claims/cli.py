@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--out", default="reports", help="output folder for results.json (default reports/)")
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.add_argument("--no-cache", action="store_true", help="neither read nor write the cell cache")
+    v.add_argument("--with-controls", action="store_true",
+                   help="also run each claim on the negative controls it lists (shown in the report)")
     v.add_argument("--executor", default="inline",
                    help="where cells run: inline (default), processes:N, or dask://HOST:PORT")
     k = sub.add_parser("cache", help="show or clear the cell cache ($RESNET_CLAIMS_CACHE or the user cache folder)",
@@ -171,7 +173,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     print(f"implementation {impl.name} ({source}), budget {args.budget}, seed {args.seed}, device {args.device}, "
           f"dtype {args.dtype}: {len(claims)} claim(s)", flush=True)
     try:
-        results = verify(claims, impl, source, args.budget, args.seed, args.device, args.dtype, config, execution, save)
+        results = verify(claims, impl, source, args.budget, args.seed, args.device, args.dtype, config, execution, save,
+                         args.with_controls)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished claims are kept in {out / 'results.json'} and finished cells in the "
               "cache; rerun the same command to resume (only missing cells are computed)", file=sys.stderr)

@@ -39,19 +39,36 @@ def verify(
     config: Mapping[str, Any] | None = None,
     execution: Execution | None = None,
     on_result: Any = None,
+    with_controls: bool = False,
 ) -> dict[str, Any]:
-    """Run every claim; ``on_result(results)`` is called after each so finished work is never lost."""
+    """Run every claim (and, with ``with_controls``, each negative control it lists);
+    ``on_result(results)`` is called after each claim so finished work is never lost."""
     results = {"schema_version": SCHEMA_VERSION, "run": run_metadata(impl, source, budget, seed, device, dtype), "claims": []}
     start = time.perf_counter()
     try:
         for claim in claims:
-            results["claims"].append(run_claim(claim, impl, budget, seed, device, dtype, config, execution))
+            entry = run_claim(claim, impl, budget, seed, device, dtype, config, execution)
+            if with_controls:
+                entry["controls"] = [_control_verdict(claim, name, budget, seed, device, dtype, config, execution)
+                                     for name in claim.controls]
+            results["claims"].append(entry)
             _summarise(results, start, execution)
             if on_result:
                 on_result(results)
     finally:
         _summarise(results, start, execution)
     return results
+
+
+def _control_verdict(claim: Claim, name: str, budget: str, seed: int, device: str, dtype: str,
+                     config: Mapping[str, Any] | None, execution: Execution | None) -> dict[str, Any]:
+    """The claim run on one of its negative controls: it should come out violated."""
+    from .plugins import resolve
+
+    control, _ = resolve(name)
+    entry = run_claim(claim, control, budget, seed, device, dtype, config, execution)
+    return {"name": name, "description": getattr(control, "description", ""), "verdict": entry["verdict"],
+            "estimate": entry["estimate"], "ci": entry["ci"], "seconds": entry["seconds"]}
 
 
 def _summarise(results: dict[str, Any], start: float, execution: Execution | None = None) -> None:

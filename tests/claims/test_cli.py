@@ -56,3 +56,12 @@ def test_violated_claim_exits_1(tmp_path):
 def test_console_script_help_has_examples():
     out = subprocess.run([sys.executable, "-m", "claims.cli", "verify", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "examples:" in out.stdout and "exit status" in out.stdout
+
+
+def test_with_controls_records_each_listed_control_verdict(tmp_path):
+    argv = ["verify", "--claims", "marion.iid_sqrt_l_unique", "--budget", "smoke", "--with-controls",
+            "--out", str(tmp_path), "--quiet"]
+    assert main(argv) == 0
+    (entry,) = json.loads((tmp_path / "results.json").read_text())["claims"]
+    assert [c["name"] for c in entry["controls"]] == ["scale-exponent-off", "correlated-weights"]
+    assert all(c["verdict"] == "violated" for c in entry["controls"])
