@@ -37,9 +37,14 @@ def default_path() -> Path:
 
 @functools.lru_cache(maxsize=None)
 def _package_digest(package: str) -> str:
-    """sha256 over every .py file of a top-level package (or the single module's file)."""
-    module = sys.modules.get(package) or importlib.import_module(package)
-    files = sorted(Path(module.__file__).parent.rglob("*.py")) if hasattr(module, "__path__") else [Path(module.__file__)]
+    """sha256 over every .py file of a top-level package (or the single module's file); "" when the
+    source cannot be found (a module made at run time, a frozen app)."""
+    try:
+        module = sys.modules.get(package) or importlib.import_module(package)
+        origin = Path(module.__file__)
+    except (ImportError, TypeError, AttributeError):
+        return ""
+    files = sorted(origin.parent.rglob("*.py")) if hasattr(module, "__path__") else [origin]
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.read_bytes())

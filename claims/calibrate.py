@@ -78,7 +78,12 @@ def _check(what: str, rate: dict[str, Any], bound: float, upper: bool) -> dict[s
             "demonstrated": rate["ci95"][1] <= bound if upper else rate["ci95"][0] >= bound}
 
 
-def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], reference: str) -> list[dict[str, Any]]:
+def _listed(claim: Claim, only: Sequence[str] | None) -> tuple[str, ...]:
+    return tuple(c for c in claim.controls if only is None or c in only)
+
+
+def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], reference: str,
+              controls: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Per claim: reference verdict rates with the false-alarm checks, per control the power check."""
     out = []
     for claim in claims:
@@ -101,7 +106,7 @@ def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], refere
         }
         if counts["error"]:
             row["reference"]["checks"].append(_check("error rate", _rate(counts["error"], n), 0.0, True))
-        for name in claim.controls:
+        for name in _listed(claim, controls):
             ctl = [r for r in mine if r["impl"] == name]
             c = _counts(ctl)
             row["controls"].append({
@@ -183,16 +188,18 @@ def _write(data: dict[str, Any], out: Path) -> None:
         tmp.replace(out / name)
 
 
-def _previous(out: Path | None, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Runs from an earlier calibration in ``out`` with the same budget, device, dtype and impl."""
+def _previous(out: Path | None, settings: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """Runs (and start time) of an earlier calibration in ``out`` with the same budget, device, dtype, impl."""
     if out is None or not (out / "calibration.json").exists():
-        return []
+        return [], None
     try:
         old = json.loads((out / "calibration.json").read_text())
     except (OSError, json.JSONDecodeError):
-        return []
+        return [], None
     same = all(old.get("settings", {}).get(k) == settings[k] for k in ("budget", "device", "dtype", "impl"))
-    return list(old.get("runs", [])) if same and old.get("schema") == SCHEMA else []
+    if not same or old.get("schema") != SCHEMA:
+        return [], None
+    return list(old.get("runs", [])), old["settings"].get("started")
 
 
 def calibrate(
@@ -206,23 +213,28 @@ def calibrate(
     out: Path | None = None,
     resume: bool = True,
     log: Log | None = None,
+    controls: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Run every claim over ``seeds`` master seeds on ``impl`` and on each control it lists."""
+    """Run every claim over ``seeds`` master seeds on ``impl`` and on each control it lists
+    (only those named in ``controls`` when given; an empty list: the reference alone)."""
     reference, _ = resolve(impl)
     seed_list = list(range(first_seed, first_seed + seeds))
     settings = {
         "budget": budget, "seeds": seed_list, "device": device, "dtype": dtype, "impl": reference.name,
         "impl_version": reference.version, "claims": [c.id for c in claims], "package_version": __version__,
         "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(), "controls": None if controls is None else list(controls),
         "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    done = {_key(r): r for r in (_previous(out, settings) if resume else [])}
-    wanted = {(c.id, name, s) for c in claims for name in (reference.name, *c.controls) for s in seed_list}
+    previous, started = _previous(out, settings) if resume else ([], None)
+    if previous and started:
+        settings["resumed"], settings["started"] = settings["started"], started
+    done = {_key(r): r for r in previous}
+    wanted = {(c.id, name, s) for c in claims for name in (reference.name, *_listed(c, controls)) for s in seed_list}
     runs = [r for k, r in done.items() if k in wanted]
     data: dict[str, Any] = {"schema": SCHEMA, "settings": settings, "targets": TARGETS, "runs": runs}
     start = time.perf_counter()
-    plan = [(c, name, s) for c in claims for s in seed_list for name in (reference.name, *c.controls)]
+    plan = [(c, name, s) for c in claims for s in seed_list for name in (reference.name, *_listed(c, controls))]
     todo = [(c, name, s) for c, name, s in plan if (c.id, name, s) not in done]
     if log and len(todo) < len(plan):
         log(f"resuming: {len(plan) - len(todo)} of {len(plan)} runs already in {out / 'calibration.json'}")
@@ -237,11 +249,11 @@ def calibrate(
             log(f"[{i + 1}/{len(todo)}] {claim.id} on {name}, seed {seed}: {rec['verdict']}"
                 f"{'' if est is None else f' (estimate {est:.4g})'} in {rec['seconds']:.1f}s")
         data["seconds"] = previous_seconds + time.perf_counter() - start
-        data["summary"] = summarise(runs, claims, reference.name)
+        data["summary"] = summarise(runs, claims, reference.name, controls)
         if out is not None:
             _write(data, out)
     data["seconds"] = previous_seconds + time.perf_counter() - start
-    data["summary"] = summarise(runs, claims, reference.name)
+    data["summary"] = summarise(runs, claims, reference.name, controls)
     if out is not None:
         _write(data, out)
     return data

@@ -51,13 +51,21 @@ class BrokenImpl:
         raise PluginError(f"the factory of {self.name!r} raised {self.error}, so no network can be built")
 
 
+def _controls() -> dict[str, Any]:
+    """Every negative control: reference_impl's, plus those catalogue modules register on import."""
+    from .spec import all_claims
+
+    all_claims()  # imports the catalogue (e.g. claims/catalogue/nfd_controls.py adds training controls)
+    return CONTROLS
+
+
 def _registered() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
 def available() -> list[str]:
     """Names usable with --impl: registered entry points and the negative controls."""
-    return sorted(set(_registered()) | set(CONTROLS))
+    return sorted(set(_registered()) | set(_controls()))
 
 
 def _load_factory(value: str) -> Any:
@@ -67,8 +75,9 @@ def _load_factory(value: str) -> Any:
             return eps[value].load()
         except (ImportError, AttributeError) as exc:
             raise PluginError(f"cannot load registered implementation {value!r} ({eps[value].value}): {exc}") from exc
-    if value in CONTROLS:
-        return CONTROLS[value]
+    controls = _controls()
+    if value in controls:
+        return controls[value]
     if ":" not in value:
         raise PluginError(f"unknown implementation {value!r}; use module:factory or one of: {', '.join(available())}")
     module, _, attr = value.partition(":")

@@ -120,6 +120,10 @@ def _run(impl: Any, spec: NetSpec, seed: int, x: torch.Tensor, g_out: torch.Tens
 
 def validate(impl: Any, spec: NetSpec, grad: bool = False, seed: int = 12345) -> None:
     """Raise ValidationError at the first way ``impl`` breaks the contract on ``spec``."""
+    from .plugins import BrokenImpl
+
+    if isinstance(impl, BrokenImpl):
+        raise _fail(impl, spec, f"its factory raised {impl.error}; no network could be built")
     s, b, d = PROBE_NETWORKS, PROBE_BATCH, spec.input_dim or spec.width
     gen = _generator(spec, seed + 1)
     x = torch.randn(s, b, d, generator=gen, dtype=spec.torch_dtype, device=spec.device)

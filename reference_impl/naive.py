@@ -26,7 +26,7 @@ from . import __version__
 from .init import draw_layer_weights
 from .protocol import Capability, NetSpec
 
-ACTIVATION_MODULES = {"relu": torch.relu, "tanh": torch.tanh, "erf": torch.erf, "gelu": F.gelu}
+ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh, "erf": torch.erf, "gelu": F.gelu}
 
 
 class Block(nn.Module):
@@ -43,7 +43,7 @@ class Block(nn.Module):
         n = spec.width
         self.V = nn.Linear(n, n, bias=spec.bias_var > 0, **kw)
         self.W = nn.Linear(n, n, bias=False, **kw) if spec.block == "res3" else None
-        self.phi = ACTIVATION_MODULES[spec.activation]
+        self.phi = ACTIVATIONS[spec.activation]
         self.a = spec.branch_multiplier
         self.preact = spec.preact
 

@@ -1,4 +1,5 @@
 """`resnet-claims calibrate`: bookkeeping of the reliability table, targets, resume, and the command."""
+import dataclasses
 import json
 import types
 
@@ -7,8 +8,7 @@ import pytest
 import claims.calibrate as cal
 from claims import cli
 from claims.calibrate import TARGETS, all_met, calibrate, clopper_pearson, render_markdown
-from claims.catalogue.marion2022 import measure_growth, root_of_slope
-from claims.spec import Claim, Source, Sweep
+from claims.spec import Claim, Sweep, select
 
 FAKE = [types.SimpleNamespace(id="fake.claim", controls=("scale-exponent-off", "post-activation"))]
 
@@ -80,14 +80,24 @@ def test_written_files_resume_and_fresh(monkeypatch, tmp_path):
     assert len(calls) == 6
 
 
+def test_controls_can_be_restricted(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cal, "run_claim", scripted(calls))
+    data = calibrate(FAKE, seeds=2, controls=["post-activation"])
+    assert {c[1] for c in calls} == {"reference", "post-activation"}
+    assert [c["control"] for c in data["summary"][0]["controls"]] == ["post-activation"]
+    calls.clear()
+    data = calibrate(FAKE, seeds=2, controls=[])
+    assert {c[1] for c in calls} == {"reference"} and data["summary"][0]["controls"] == []
+
+
 def _tiny_claim() -> Claim:
-    """A real Marion-style claim on a tiny sweep (seconds, not minutes): the end-to-end path."""
+    """The i.i.d. Marion claim on a tiny sweep (seconds, not minutes): the end-to-end path."""
+    claim = select(["marion.iid_sqrt_l_unique"])[0]
     sweep = Sweep(axes={"depth": (4, 8, 16)}, inner={"beta": (0.3, 0.5, 0.7)}, replicates=3, networks=8,
                   fixed={"width": 16, "pass": "forward"})
-    return Claim(id="tiny.root", statement="tiny", source=Source("test", "0000.00000", "here"), quantity="q",
-                 estimand="root", prediction=0.5, tolerance=0.2, tolerance_why="test", prediction_origin="derived",
-                 sweeps={b: sweep for b in ("smoke", "default", "thorough")}, measure=measure_growth,
-                 estimate=root_of_slope, controls=("scale-exponent-off",))
+    return dataclasses.replace(claim, id="tiny.root", sweeps={b: sweep for b in ("smoke", "default", "thorough")},
+                               tolerance=0.2, controls=("scale-exponent-off",), config_space=None)
 
 
 def test_command_writes_the_table(monkeypatch, tmp_path, capsys):
@@ -104,7 +114,8 @@ def test_command_writes_the_table(monkeypatch, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, words", [(["--seeds", "0"], "--seeds 0"), (["--budget", "huge"], "--budget 'huge'"),
-                                         (["--claims", "nope.*"], "unknown claim id")])
+                                         (["--claims", "nope.*"], "unknown claim id"),
+                                         (["--controls", "nope"], "--controls ['nope'] unknown")])
 def test_bad_usage_exits_2(args, words, capsys, tmp_path):
     assert cli.main(["calibrate", "--out", str(tmp_path), *args]) == 2
     assert words in capsys.readouterr().err

@@ -157,6 +157,7 @@ def test_other_claims_still_run_and_finished_results_are_kept():
     results = verify(select(["marion.smooth_critical_beta", "marion.iid_sqrt_l_unique"]), impl, budget="smoke",
                      on_result=lambda r: saved.append([c["verdict"] for c in r["claims"]]))
     verdicts = {c["id"]: c["verdict"] for c in results["claims"]}
-    assert verdicts == {"marion.smooth_critical_beta": "error", "marion.iid_sqrt_l_unique": "holds"}
+    messages = {c["id"]: c["message"] for c in results["claims"]}
+    assert verdicts == {"marion.smooth_critical_beta": "error", "marion.iid_sqrt_l_unique": "holds"}, messages
     assert saved[0] == ["error"] and saved[-1] == ["error", "holds"]
     assert results["run"]["counts"]["error"] == 1
