@@ -9,7 +9,6 @@ from functools import partial
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from reference_impl.protocol import Capability
 
 from .cache import cell_key, code_version
 from .spec import CellContext, Claim, Estimate, Table

@@ -10,7 +10,6 @@ Gram algebra runs in float64 whatever the network's dtype.
 """
 from __future__ import annotations
 
-import math
 
 import torch
 

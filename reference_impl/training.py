@@ -44,7 +44,7 @@ exact conditional law (reference_impl.lazy), never forming W. Both run the same 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Sequence
 
 import torch
