@@ -11,9 +11,16 @@ estimate with the target. K runs cannot show a rate below about 3/K (0 of K give
 bound of 1 - 0.025^(1/K)), so K = 20 can reveal a missed target but only K of several hundred can
 demonstrate 1%; the table says so.
 
+A claim whose reference verdict is a recorded finding (a ``violated`` line for the reference at
+this budget in the expected-verdicts file, claims/expected.py) has no false-alarm rate to measure:
+the row reports how often the finding reproduced, and its controls' power is marked
+uninformative (the reference is rejected too).
+
 Results go to ``<out>/calibration.json`` (every run, then the summary) and ``<out>/calibration.md``,
 rewritten after every run; rerunning the same command skips the runs already in the JSON (same
-budget, device, dtype and implementation), so an interrupted calibration resumes.
+budget, device, dtype and implementation), so an interrupted calibration resumes. Runs of other
+claims already in the JSON are kept and tabulated too, so one folder can collect a calibration
+done in parts.
 """
 from __future__ import annotations
 
@@ -28,9 +35,10 @@ import torch
 from scipy import stats as sps
 
 from . import __version__
+from .expected import Expected
 from .plugins import resolve
 from .run import run_claim
-from .spec import VERDICTS, Claim
+from .spec import VERDICTS, Claim, all_claims
 
 SCHEMA = "resnet-claims-calibration/1"
 TARGETS = {"false_violation_max": 0.01, "inconclusive_max": 0.05, "power_min": 0.95}
@@ -82,8 +90,13 @@ def _listed(claim: Claim, only: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], reference: str,
-              controls: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Per claim: reference verdict rates with the false-alarm checks, per control the power check."""
+              controls: Sequence[str] | None = None,
+              findings: Mapping[str, tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Per claim: reference verdict rates with the false-alarm checks, per control the power check.
+
+    ``findings``: claim id -> (verdict, reason) of recorded reference findings at this budget.
+    """
+    findings = findings or {}
     out = []
     for claim in claims:
         mine = [r for r in runs if r["claim"] == claim.id]
@@ -105,12 +118,18 @@ def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], refere
         }
         if counts["error"]:
             row["reference"]["checks"].append(_check("error rate", _rate(counts["error"], n), 0.0, True))
+        finding = findings.get(claim.id)
+        if finding is not None and finding[0] == "violated":
+            row["reference"]["finding"] = {"verdict": finding[0], "reason": finding[1],
+                                           "reproduced": _rate(counts["violated"], n)}
+            row["reference"]["checks"] = [c for c in row["reference"]["checks"] if c["what"] != "false-violation rate"]
         for name in _listed(claim, controls):
             ctl = [r for r in mine if r["impl"] == name]
             c = _counts(ctl)
             row["controls"].append({
                 "control": name, "runs": len(ctl), "counts": c, "seconds": sum(r["seconds"] for r in ctl),
                 "checks": [_check("power (rejection rate)", _rate(c["violated"], len(ctl)), TARGETS["power_min"], False)],
+                "informative": "finding" not in row["reference"],
             })
         out.append(row)
     return out
@@ -120,62 +139,118 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f}%" if x in (0.0, 1.0) else f"{100 * x:.1f}%"
 
 
-def _status(checks: Sequence[Mapping[str, Any]]) -> str:
+def _status(checks: Sequence[Mapping[str, Any]], prefix: str = "") -> str:
     missed = [c for c in checks if not c["met"]]
     if not missed:
-        return "met"
-    return "; ".join(f"MISSED {c['what']} by {100 * c['missed_by']:.1f} pp" if c["missed_by"] is not None
+        return prefix or "met"
+    return prefix + "; ".join(f"MISSED {c['what']} by {100 * c['missed_by']:.1f} pp" if c["missed_by"] is not None
                      else f"MISSED {c['what']} (no runs)" for c in missed)
+
+
+def _ci(rate: Any, ci95: Sequence[float]) -> str:
+    return f"{_pct(rate)} [{_pct(ci95[0])}, {_pct(ci95[1])}]"
+
+
+def table_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per (claim, implementation) of the reliability table, as display strings; shared by
+    calibration.md and the HTML report."""
+    rows = []
+
+    def share(k: int, n: int) -> str:
+        return _pct(k / n if n else None)
+
+    for row in data["summary"]:
+        ref = row["reference"]
+        n, c = ref["runs"], ref["counts"]
+        finding = ref.get("finding")
+        prefix = "" if finding is None else f"finding, reproduced {finding['reproduced']['count']}/{n}: {finding['reason']}; "
+        rows.append({
+            "claim": row["claim"], "impl": ref["impl"], "role": "reference", "runs": n,
+            "holds": share(c["holds"], n), "violated": share(c["violated"], n),
+            "inconclusive": share(c["inconclusive"], n), "error": c["error"],
+            "tested": [f"{ch['what']}: {_ci(ch['rate'], ch['ci95'])}" for ch in ref["checks"]],
+            "target": [ch["target"] for ch in ref["checks"]],
+            "status": _status(ref["checks"], prefix), "met": all(ch["met"] for ch in ref["checks"]),
+            "per_run": ref["seconds"] / n if n else 0.0,
+        })
+        for ctl in row["controls"]:
+            m, cc, ch = ctl["runs"], ctl["counts"], ctl["checks"][0]
+            informative = ctl.get("informative", True)
+            rows.append({
+                "claim": row["claim"], "impl": ctl["control"], "role": "control", "runs": m,
+                "holds": share(cc["holds"], m), "violated": share(cc["violated"], m),
+                "inconclusive": share(cc["inconclusive"], m), "error": cc["error"],
+                "tested": [f"power: {_ci(ch['rate'], ch['ci95'])}"], "target": [ch["target"]],
+                "status": _status(ctl["checks"]) if informative else "uninformative: the reference is violated too",
+                "met": ch["met"] or not informative, "per_run": ctl["seconds"] / m if m else 0.0,
+            })
+    return rows
+
+
+def describe_settings(data: Mapping[str, Any]) -> str:
+    """One sentence: budget, seeds, implementation, machine and time of a calibration."""
+    s = data["settings"]
+    seeds = sorted({int(r["seed"]) for r in data["runs"]})
+    seed_text = f"{seeds[0]}..{seeds[-1]}" if seeds else "none"
+    return (f"Budget `{s['budget']}`, master seeds {seed_text} (K per row: the runs column), implementation "
+            f"`{s['impl']}` {s['impl_version']} (package {s.get('package_version', '?')}), device {s['device']}, "
+            f"dtype {s['dtype']}, torch {s['torch']}, {s['platform']}; started {s['started']}, "
+            f"{data.get('seconds', 0.0):.0f} s of runs in all.")
+
+
+def bounds_note(data: Mapping[str, Any]) -> str:
+    """What K runs can show: the 95% bound that 0 of K puts on a rate."""
+    ks = sorted({row["reference"]["runs"] for row in data["summary"]} - {0})
+    if not ks:
+        return ""
+    bounds = ", ".join(f"K = {k}: {_pct(1 - 0.025 ** (1 / k))}" for k in ks)
+    return (f"0 violations out of K runs bounds the false-violation rate (95%) by {bounds}; K rejections out of "
+            "K bound power from below by one minus that. Showing a 1% false-violation rate needs K of about 370 "
+            "with no violation.")
+
+
+TARGETS_TEXT = ("Targets: false-violation rate <= 1%, inconclusive rate <= 5% on the reference; power (rate of "
+                "`violated`) >= 95% on every control the claim lists. Rates are counts over K runs with "
+                "Clopper-Pearson 95% intervals; 'met' compares the point estimate with the target.")
 
 
 def render_markdown(data: Mapping[str, Any]) -> str:
     """The reliability table as markdown."""
-    s = data["settings"]
-    seeds = s["seeds"]
-    seed_text = f"{seeds[0]}..{seeds[-1]}" if seeds else "none"
     lines = [
-        "# Reliability of the claim suite (`resnet-claims calibrate`)",
-        "",
-        f"Budget `{s['budget']}`, K = {len(seeds)} master seeds ({seed_text}), implementation `{s['impl']}` "
-        f"{s['impl_version']}, device {s['device']}, dtype {s['dtype']}, torch {s['torch']}, "
-        f"{s['platform']}; started {s['started']}, {data.get('seconds', 0.0):.0f} s in all.",
-        "",
-        "Targets: false-violation rate <= 1%, inconclusive rate <= 5% on the reference; power (rate of "
-        "`violated`) >= 95% on every control the claim lists. Rates are counts over K runs with "
-        "Clopper-Pearson 95% intervals; 'met' compares the point estimate with the target.",
-        "",
+        "# Reliability of the claim suite (`resnet-claims calibrate`)", "", describe_settings(data), "",
+        TARGETS_TEXT, "",
         "| claim | implementation | runs | holds | violated | inconclusive | error | tested rate [95% CI] | target | status | s/run |",
         "|---|---|---:|---:|---:|---:|---:|---|---|---|---:|",
     ]
-    for row in data["summary"]:
-        ref = row["reference"]
-        n, c = ref["runs"], ref["counts"]
-        per = ref["seconds"] / n if n else 0.0
-        tested = "<br>".join(f"{ch['what']}: {_pct(ch['rate'])} [{_pct(ch['ci95'][0])}, {_pct(ch['ci95'][1])}]"
-                             for ch in ref["checks"])
-        target = "<br>".join(ch["target"] for ch in ref["checks"])
-        lines.append(f"| `{row['claim']}` | {ref['impl']} | {n} | {_pct(c['holds'] / n if n else None)} | "
-                     f"{_pct(c['violated'] / n if n else None)} | {_pct(c['inconclusive'] / n if n else None)} | "
-                     f"{c['error']} | {tested} | {target} | {_status(ref['checks'])} | {per:.1f} |")
-        for ctl in row["controls"]:
-            m, cc = ctl["runs"], ctl["counts"]
-            ch = ctl["checks"][0]
-            per = ctl["seconds"] / m if m else 0.0
-            lines.append(f"| | control `{ctl['control']}` | {m} | {_pct(cc['holds'] / m if m else None)} | "
-                         f"{_pct(cc['violated'] / m if m else None)} | {_pct(cc['inconclusive'] / m if m else None)} | "
-                         f"{cc['error']} | power: {_pct(ch['rate'])} [{_pct(ch['ci95'][0])}, {_pct(ch['ci95'][1])}] | "
-                         f"{ch['target']} | {_status(ctl['checks'])} | {per:.1f} |")
-    k = len(seeds)
-    if k:
-        upper = 1 - 0.025 ** (1 / k)
-        lines += ["", f"With K = {k}, 0 violations out of {k} bounds the false-violation rate by {_pct(upper)} "
-                      f"(95%), and {k} rejections out of {k} bounds power from below by {_pct(1 - upper)}: "
-                      "showing a 1% false-violation rate needs K of about 370 with no violation."]
+    previous = None
+    for r in table_rows(data):
+        claim = "" if r["claim"] == previous else f" `{r['claim']}`"
+        previous = r["claim"]
+        impl = f"control `{r['impl']}`" if r["role"] == "control" else r["impl"]
+        lines.append(f"|{claim} | {impl} | {r['runs']} | {r['holds']} | {r['violated']} | {r['inconclusive']} | "
+                     f"{r['error']} | {'<br>'.join(r['tested'])} | {'<br>'.join(r['target'])} | {r['status']} | "
+                     f"{r['per_run']:.1f} |")
+    note = bounds_note(data)
+    if note:
+        lines += ["", note]
     errors = [r for r in data["runs"] if r["verdict"] == "error"]
     if errors:
         lines += ["", "Errors:"] + [f"- `{r['claim']}` on {r['impl']} seed {r['seed']}: {r.get('message', '')}"
                                      for r in errors[:20]]
     return "\n".join(lines) + "\n"
+
+
+def load_calibration(path: Path) -> dict[str, Any]:
+    """Read a calibration.json; ValueError naming the file when it is unusable."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read calibration file ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("summary"), list):
+        raise ValueError(f"{path}: not a calibration file (expected schema {SCHEMA!r} with a summary)")
+    return data
 
 
 def _write(data: dict[str, Any], out: Path) -> None:
@@ -213,9 +288,11 @@ def calibrate(
     resume: bool = True,
     log: Log | None = None,
     controls: Sequence[str] | None = None,
+    expected: Expected | None = None,
 ) -> dict[str, Any]:
     """Run every claim over ``seeds`` master seeds on ``impl`` and on each control it lists
-    (only those named in ``controls`` when given; an empty list: the reference alone)."""
+    (only those named in ``controls`` when given; an empty list: the reference alone).
+    ``expected``: the expected-verdicts table; its ``violated`` lines for ``impl`` at ``budget`` are findings."""
     reference, _ = resolve(impl)
     seed_list = list(range(first_seed, first_seed + seeds))
     settings = {
@@ -228,9 +305,12 @@ def calibrate(
     previous, started = _previous(out, settings) if resume else ([], None)
     if previous and started:
         settings["resumed"], settings["started"] = settings["started"], started
-    done = {_key(r): r for r in previous}
-    wanted = {(c.id, name, s) for c in claims for name in (reference.name, *_listed(c, controls)) for s in seed_list}
-    runs = [r for k, r in done.items() if k in wanted]
+    runs = list({_key(r): r for r in previous}.values())
+    done = {_key(r) for r in runs}
+    findings = {cid: v for (name, b, cid), v in (expected or {}).items() if name == reference.name and b == budget}
+    given = {c.id for c in claims}
+    earlier = {r["claim"] for r in runs} - given  # claims of an earlier part, kept in the table
+    tabulated = [c for c in all_claims() if c.id in earlier] + list(claims)
     data: dict[str, Any] = {"schema": SCHEMA, "settings": settings, "targets": TARGETS, "runs": runs}
     start = time.perf_counter()
     plan = [(c, name, s) for c in claims for s in seed_list for name in (reference.name, *_listed(c, controls))]
@@ -238,6 +318,13 @@ def calibrate(
     if log and len(todo) < len(plan):
         log(f"resuming: {len(plan) - len(todo)} of {len(plan)} runs already in {out / 'calibration.json'}")
     previous_seconds = sum(r["seconds"] for r in runs)
+
+    def update() -> None:
+        data["seconds"] = previous_seconds + time.perf_counter() - start
+        data["summary"] = summarise(runs, tabulated, reference.name, controls, findings)
+        if out is not None:
+            _write(data, out)
+
     for i, (claim, name, seed) in enumerate(todo):
         plugin = reference if name == reference.name else resolve(name)[0]
         entry = run_claim(claim, plugin, budget, seed, device, dtype)
@@ -247,14 +334,8 @@ def calibrate(
             est = rec["estimate"]
             log(f"[{i + 1}/{len(todo)}] {claim.id} on {name}, seed {seed}: {rec['verdict']}"
                 f"{'' if est is None else f' (estimate {est:.4g})'} in {rec['seconds']:.1f}s")
-        data["seconds"] = previous_seconds + time.perf_counter() - start
-        data["summary"] = summarise(runs, claims, reference.name, controls)
-        if out is not None:
-            _write(data, out)
-    data["seconds"] = previous_seconds + time.perf_counter() - start
-    data["summary"] = summarise(runs, claims, reference.name, controls)
-    if out is not None:
-        _write(data, out)
+        update()
+    update()
     return data
 
 

@@ -29,6 +29,11 @@ command resumes from --out/calibration.json.
 exit status: 0 every target met, 1 some target missed or a run errored, 2 bad usage"""
 
 
+DEFAULT_CALIBRATION = Path("reports/calibration/calibration.json")
+CALIBRATION_HELP = (f"calibration.json whose reliability table the HTML report shows (default: {DEFAULT_CALIBRATION} "
+                    "when present; 'none' to leave it out)")
+
+
 class UsageError(Exception):
     """Bad command-line input: printed as one line, exit status 2."""
 
@@ -49,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
                    "(default: $RESNET_CLAIMS_IMPL, else reference)")
     v.add_argument("--config", default=None, help="JSON object of parameters overriding the claim's fixed ones")
     v.add_argument("--out", default="reports", help="output folder for results.json (default reports/)")
+    v.add_argument("--calibration", default=None, metavar="PATH", help=CALIBRATION_HELP)
     v.add_argument("--quiet", action="store_true", help="no progress bar")
     v.add_argument("--no-cache", action="store_true", help="neither read nor write the cell cache")
     v.add_argument("--with-controls", action="store_true",
@@ -73,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="folder for calibration.json and calibration.md (default reports/calibration/)")
     c.add_argument("--controls", nargs="*", metavar="NAME", default=None,
                    help="only these of the listed controls (none after the flag: the reference alone)")
+    c.add_argument("--expected", default=None, metavar="PATH",
+                   help="expected-verdicts file: its 'violated' lines for the reference are findings, not false "
+                        "alarms (default: tests/claims-expected.txt when present)")
     c.add_argument("--fresh", action="store_true", help="ignore runs saved by an earlier calibration in --out")
     c.add_argument("--quiet", action="store_true", help="no line per run")
     r = sub.add_parser("report", help="rebuild the HTML report from saved results.json file(s)",
@@ -81,6 +90,7 @@ def _parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("results", nargs="+", help="results.json files (several: side-by-side comparison)")
     r.add_argument("--out", default=None, help="output folder (default: folder of the first file)")
+    r.add_argument("--calibration", default=None, metavar="PATH", help=CALIBRATION_HELP)
     return p
 
 
@@ -183,24 +193,41 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     write_results(results, out)
-    _write_report([results], out)
+    _write_report([results], out, args.calibration)
     counts = ", ".join(f"{k} {v}" for k, v in results["run"]["counts"].items() if v)
     print(f"{counts}; {results['run']['seconds']:.1f}s; results in {out / 'results.json'}")
     return exit_status(results)
 
 
-def _write_report(results: list[dict[str, Any]], out: Path) -> Path | None:
-    try:
-        from .report import write_report
-    except ImportError:  # the report package is optional until it lands
+def _calibration(value: str | None) -> dict[str, Any] | None:
+    """The calibration to show in the report: --calibration PATH, 'none', or the default file if present.
+    An unusable file is reported on stderr and left out; it never stops the report."""
+    from .calibrate import load_calibration
+
+    if value == "none":
         return None
-    path = write_report(results, out)
+    path = Path(value) if value else DEFAULT_CALIBRATION
+    if value is None and not path.exists():
+        return None
+    try:
+        return load_calibration(path)
+    except ValueError as exc:
+        print(f"resnet-claims: warning: reliability table left out of the report: {exc}", file=sys.stderr)
+        return None
+
+
+def _write_report(results: list[dict[str, Any]], out: Path, calibration: str | None = None) -> Path:
+    from .report import write_report
+
+    path = write_report(results, out, _calibration(calibration))
     print(f"report: {path}")
     return path
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from .calibrate import all_met, calibrate
+    from .expected import DEFAULT_PATH as DEFAULT_EXPECTED
+    from .expected import ExpectedFileError, load_expected
 
     _check_choice("budget", args.budget, BUDGETS)
     _check_choice("dtype", args.dtype, ("float32", "float64"))
@@ -213,10 +240,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if unknown:
         raise UsageError(f"--controls {unknown} unknown; known: {', '.join(available())}")
     out = Path(args.out)
+    expected_path = Path(args.expected) if args.expected else DEFAULT_EXPECTED
+    if args.expected and not expected_path.is_file():
+        raise UsageError(f"--expected {args.expected!r}: no such file")
+    try:
+        expected = load_expected(expected_path) if expected_path.is_file() else {}
+    except ExpectedFileError as err:
+        raise UsageError(str(err)) from err
     log = None if args.quiet else (lambda line: print(line, flush=True))
     try:
         data = calibrate(claims, args.seeds, args.budget, args.device, args.dtype, args.impl, args.first_seed,
-                         out, resume=not args.fresh, log=log, controls=args.controls)
+                         out, resume=not args.fresh, log=log, controls=args.controls, expected=expected)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are kept in {out / 'calibration.json'}; "
               "rerun the same command to compute the rest", file=sys.stderr)
@@ -231,7 +265,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     results = [load_results(Path(p)) for p in args.results]
     out = Path(args.out) if args.out else Path(args.results[0]).parent
-    _write_report(results, out)
+    _write_report(results, out, args.calibration)
     return 0
 
 

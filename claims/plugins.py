@@ -4,7 +4,8 @@ Resolution order: the ``--impl`` value (flag) beats the ``RESNET_CLAIMS_IMPL`` e
 variable, which beats the default ``reference``. A value is a name registered in the entry-point
 group ``resnet_claims.implementations`` (``reference``, ``reference-dense``, ``naive-module``, your
 own), the name of a negative control (reference_impl.controls.CONTROLS), or ``module:attr``
-where attr is a factory (called with no arguments), a class (instantiated) or a ready object.
+where attr is a factory (called with no arguments), a class (instantiated) or a ready object;
+the module is looked up on sys.path and then in the working directory.
 The contract is reference_impl/protocol.py; docs/plugins.md has a complete example.
 
 Errors: an unknown name, a module or attribute that cannot be imported, or an object without the
@@ -18,6 +19,7 @@ import functools
 import importlib
 import operator
 import os
+import sys
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -81,6 +83,8 @@ def _load_factory(value: str) -> Any:
     if ":" not in value:
         raise PluginError(f"unknown implementation {value!r}; use module:factory or one of: {', '.join(available())}")
     module, _, attr = value.partition(":")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())  # like `python -m`: a module in the working directory is found
     try:
         obj: Any = importlib.import_module(module)
         for part in attr.split("."):

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from .expected import ExpectedFileError, load_expected
 from .spec import BUDGETS
 
 
@@ -30,24 +31,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                 help="file of expected non-holding verdicts (default: ini claims_expected)")
     parser.addini("claims_expected", "file listing expected non-holding verdicts: "
                   "'IMPL BUDGET CLAIM_ID VERDICT  # reason' per line", default="")
-
-
-def load_expected(path: Path) -> dict[tuple[str, str, str], tuple[str, str]]:
-    """Expected verdicts by (implementation, budget, claim id); every line needs a '# reason'."""
-    from .spec import VERDICTS
-
-    table: dict[tuple[str, str, str], tuple[str, str]] = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        body, _, reason = line.partition("#")
-        if not body.strip():
-            continue
-        fields = body.split()
-        verdict = " ".join(fields[3:])
-        if len(fields) < 4 or verdict not in VERDICTS or verdict == "holds" or not reason.strip():
-            raise pytest.UsageError(f"{path}:{number}: expected 'IMPL BUDGET CLAIM_ID VERDICT  # reason' with a "
-                                    f"non-holding verdict ({', '.join(VERDICTS[1:])}), got {line!r}")
-        table[(fields[0], fields[1], fields[2])] = (verdict, reason.strip())
-    return table
 
 
 class ClaimFailure(Exception):
@@ -68,7 +51,7 @@ class ClaimItem(pytest.Item):
         from .run import run_claim
 
         cfg = self.config
-        budget = cfg.getoption("--claims-budget") or self.config.stash[_BUDGET]
+        budget = claims_budget(cfg)
         impl, _ = resolve(cfg.getoption("--impl"))
         entry = run_claim(self.claim, impl, budget, cfg.getoption("--claims-seed"), cfg.getoption("--claims-device"))
         self.user_properties.append(("verdict", entry["verdict"]))
@@ -100,13 +83,21 @@ _BUDGET = pytest.StashKey[str]()
 _EXPECTED = pytest.StashKey[dict]()
 
 
+def claims_budget(config: pytest.Config) -> str:
+    """The budget of claim tests: --claims-budget, else default under ``-m claims``, else smoke."""
+    return config.getoption("--claims-budget") or config.stash[_BUDGET]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "claims: executable claims from the resnet-claims catalogue")
     for paper in ("marion", "nfd", "fischer"):
         config.addinivalue_line("markers", f"{paper}: claims from the {paper} paper")
     config.stash[_BUDGET] = "default" if "claims" in (config.getoption("-m") or "") else "smoke"
     name = config.getoption("--claims-expected") or config.getini("claims_expected")
-    config.stash[_EXPECTED] = load_expected(config.rootpath / name) if name else {}
+    try:
+        config.stash[_EXPECTED] = load_expected(config.rootpath / name) if name else {}
+    except ExpectedFileError as err:
+        raise pytest.UsageError(str(err)) from err
 
 
 def _wanted(config: pytest.Config) -> bool:

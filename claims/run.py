@@ -143,6 +143,10 @@ def run_once(
         _fill(entry, claim, claim.estimate(Table(rows), level), level)
     except KeyboardInterrupt:
         raise
+    except NotImplementedError as exc:  # the plug-in declined a network the measurement builds
+        entry.update(verdict="not applicable", estimate=None, ci=[None, None],
+                     message=f"plug-in {getattr(impl, 'name', impl)!r} declined a network this claim builds: "
+                             f"NotImplementedError: {exc}")
     except Exception as exc:  # a plug-in or a cell failed: this claim is an error, the others still run
         entry.update(verdict="error", estimate=None, ci=[None, None], message=f"{type(exc).__name__}: {exc}",
                      traceback=traceback.format_exc(limit=6))

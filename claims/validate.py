@@ -90,6 +90,29 @@ def _close(a: torch.Tensor, b: torch.Tensor, dtype: torch.dtype) -> tuple[bool, 
     return diff <= rtol * scale, diff / scale
 
 
+def _check_weights(impl: Any, spec: NetSpec, net: Any, s: int) -> None:
+    """Capability.WEIGHTS: layer_weights() has "V" (and "W" for res3, "in" with an input layer) of
+    the contract's shapes, dtype, device and finite values."""
+    try:
+        weights = net.layer_weights()
+    except Exception as exc:
+        raise _fail(impl, spec, f"declares Capability.WEIGHTS but layer_weights() raised {type(exc).__name__}: {exc}") from exc
+    n = spec.width
+    want = {"V": (s, spec.depth, n, n)}
+    if spec.block == "res3":
+        want["W"] = (s, spec.depth, n, n)
+    if spec.input_dim is not None:
+        want["in"] = (s, n, spec.input_dim)
+    if not isinstance(weights, dict) or not set(want) <= set(weights):
+        got = sorted(weights) if isinstance(weights, dict) else type(weights).__name__
+        raise _fail(impl, spec, f"layer_weights() returned {got}; expected a dict with keys {sorted(want)}")
+    for name, shape in want.items():
+        value = weights[name]
+        if isinstance(value, torch.Tensor) and tuple(value.shape) != shape:
+            raise _fail(impl, spec, f"layer_weights()[{name!r}] has shape {tuple(value.shape)}; expected {shape}")
+        _check_tensor(impl, spec, f"layer_weights()[{name!r}]", value, shape)
+
+
 def _run(impl: Any, spec: NetSpec, seed: int, x: torch.Tensor, g_out: torch.Tensor | None) -> list[torch.Tensor]:
     s, b = x.shape[0], x.shape[1]
     shape = (s, spec.depth + 1, b, spec.width)
@@ -106,6 +129,8 @@ def _run(impl: Any, spec: NetSpec, seed: int, x: torch.Tensor, g_out: torch.Tens
     except Exception as exc:
         raise _fail(impl, spec, f"trace(x) with x of shape {tuple(x.shape)} raised {type(exc).__name__}: {exc}") from exc
     out = [_check_tensor(impl, spec, "trace(x)", trace, shape)]
+    if Capability.WEIGHTS in getattr(impl, "capabilities", Capability(0)):
+        _check_weights(impl, spec, net, s)
     if g_out is not None:
         try:
             result = net.grad_trace(x, g_out)

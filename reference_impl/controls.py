@@ -7,7 +7,7 @@ claim that cannot fail.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 
@@ -34,6 +34,10 @@ class Control:
     def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> Ensemble:
         return self.base.build(spec, n_networks, generator)
 
+    def train_runs(self, spec: NetSpec, *args: Any, **kw: Any) -> dict:
+        """Capability.TRAIN_STEP: the reference's training (reference_impl.training.train)."""
+        return self.base.train_runs(spec, *args, **kw)
+
 
 @dataclass(frozen=True)
 class SpecDefect(Control):
@@ -43,6 +47,10 @@ class SpecDefect(Control):
 
     def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> Ensemble:
         return self.base.build(self.defect(spec), n_networks, generator)
+
+    def train_runs(self, spec: NetSpec, *args: Any, **kw: Any) -> dict:
+        """Training builds the defective spec too: the declared spec is wrong in the same way."""
+        return self.base.train_runs(self.defect(spec), *args, **kw)
 
 
 def _smooth_to_iid(spec: NetSpec) -> NetSpec:

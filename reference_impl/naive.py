@@ -111,6 +111,15 @@ class NaiveEnsemble:
         """h_0..h_L (S, L+1, B, n) from x (S, B, d)."""
         return torch.stack([torch.stack(net(x[i], return_states=True)) for i, net in enumerate(self.nets)])
 
+    def layer_weights(self) -> dict[str, torch.Tensor]:
+        """The nn.Linear weights stacked over networks and layers (Capability.WEIGHTS)."""
+        out = {"V": torch.stack([torch.stack([b.V.weight for b in net.blocks]) for net in self.nets])}
+        if self.spec.block == "res3":
+            out["W"] = torch.stack([torch.stack([b.W.weight for b in net.blocks]) for net in self.nets])
+        if self.spec.input_dim is not None:
+            out["in"] = torch.stack([net.input.weight for net in self.nets])
+        return out
+
     def grad_trace(self, x: torch.Tensor, g_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Trace and dLoss/dh_k for Loss = sum <g_out, h_L>, by autograd, one network at a time."""
         traces, grads = [], []
@@ -128,7 +137,7 @@ class NaiveModuleImpl:
 
     name = "naive-module"
     version = __version__
-    capabilities = Capability.FORWARD_TRACE | Capability.GRAD_TRACE
+    capabilities = Capability.FORWARD_TRACE | Capability.GRAD_TRACE | Capability.WEIGHTS
 
     def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> NaiveEnsemble:
         if n_networks < 1:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 from enum import Flag, auto
-from typing import Any, Literal, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
 import torch
+
+if TYPE_CHECKING:
+    from .training import Run, RunResult, TrainConfig
 
 ACTIVATIONS = ("relu", "tanh", "erf", "gelu")
 INITS = ("gaussian", "uniform", "fbm", "rbf")
@@ -123,7 +126,8 @@ class Capability(Flag):
 
 
 class Ensemble(Protocol):
-    """S networks built from one NetSpec."""
+    """S networks built from one NetSpec. ``trace`` is required; the other methods belong to the
+    capability named in their docstring and are only called when the implementation declares it."""
 
     def trace(self, x: torch.Tensor) -> torch.Tensor:
         """Hidden states h_0..h_L: x (S, B, d) -> (S, L+1, B, n)."""
@@ -132,10 +136,34 @@ class Ensemble(Protocol):
         """Forward trace and dLoss/dh_k for Loss = sum <g_out, h_L>: g_out (S, B, n) ->
         ((S, L+1, B, n), (S, L+1, B, n)). Needs Capability.GRAD_TRACE."""
 
+    def layer_weights(self) -> dict[str, torch.Tensor]:
+        """The weights the networks use, by name: "V" (S, L, n, n), for res3 also "W" (S, L, n, n),
+        with an input layer "in" (S, n, d); layer k of the NetSpec formulas is index k - 1.
+        Read-only for callers. Needs Capability.WEIGHTS."""
+
+
+class Trainer(Protocol):
+    """The training method of an implementation that declares Capability.TRAIN_STEP."""
+
+    def train_runs(self, spec: NetSpec, cfg: "TrainConfig", n_networks: int, generator: torch.Generator,
+                   runs: "Sequence[Run]", **options: Any) -> "dict[str, RunResult]":
+        """Train S networks drawn from ``generator`` with SGD under ``cfg`` (reference_impl.training:
+        the task, the depth-muP learning rate, frozen input and readout layers); every run starts from
+        the same initial weights and records what reference_impl.training.RunResult holds. The
+        reference's ``train`` is the specification; ``options`` (path, fine_depth, chunk, threads)
+        may be ignored."""
+
 
 @runtime_checkable
 class ResNetImpl(Protocol):
-    """A plug-in: ``build`` must draw every random number from ``generator``."""
+    """A plug-in: ``build`` must draw every random number from ``generator``.
+
+    ``capabilities`` says which optional parts exist: GRAD_TRACE (Ensemble.grad_trace), WEIGHTS
+    (Ensemble.layer_weights), TRAIN_STEP (a ``train_runs`` method, the Trainer protocol). A claim
+    that needs a capability the implementation lacks is `not applicable`. ``build`` raises
+    NotImplementedError for a NetSpec the implementation does not support (a block form, an init
+    family): the claims that need it are `not applicable`, the others run.
+    """
 
     name: str
     version: str

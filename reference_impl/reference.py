@@ -15,11 +15,14 @@ class ReferenceImpl:
     """The suite's own ResNet; ``fast`` uses the exact conditional sampler where it is exact."""
 
     version = __version__
-    capabilities = Capability.FORWARD_TRACE | Capability.GRAD_TRACE | Capability.WEIGHTS | Capability.TRAIN_STEP
 
     def __init__(self, fast: bool = True) -> None:
         self.fast = fast
         self.name = "reference" if fast else "reference-dense"
+        # the fast sampler never forms the weights, so only the dense reference offers them
+        self.capabilities = Capability.FORWARD_TRACE | Capability.GRAD_TRACE | Capability.TRAIN_STEP
+        if not fast:
+            self.capabilities |= Capability.WEIGHTS
 
     def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> Ensemble:
         if n_networks < 1:

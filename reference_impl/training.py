@@ -31,6 +31,8 @@ Backward passes (``Run.backward``):
                 initial forward products but shares all of W_l(0) off span(Q), so true and decoupled
                 runs are paired. B_l(t) = B_l(0) + the run's own updates.
   "independent" construction (b): B_l(0) an independent copy (its own lazy/dense matrix).
+  "untransposed" the transpose bug: dLoss/dx_l = a W_l(t) g_l (W where W^T belongs; square layers
+                only); exists for the ``transpose-bug`` negative control.
 Forward passes always use W_l(t) = W_l(0) + the run's own updates.
 
 Depth coupling: every run is driven by one set of ``fine_depth`` matrices; a run of depth L uses
@@ -54,7 +56,7 @@ from .lazy import LazyGaussian
 from .protocol import NetSpec, SpecError
 
 LOSSES = ("mse", "linear")
-BACKWARDS = ("reuse", "paired", "independent")
+BACKWARDS = ("reuse", "paired", "independent", "untransposed")
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,14 @@ class TrainConfig:
     network, depth and width in a sweep sees the same task.
 
     loss "mse": mean_i (f_i - y_i)^2 / 2; "linear": -mean_i f_i (the note's prototype: a constant
-    output gradient, so the dynamics never stall).
+    output gradient, so the dynamics never stall). A run of depth L uses the SGD rate
+    lr * L^-lr_depth_exponent: 0 is depth-muP for SGD (module docstring); 1/2 is TP VI's Adam-style
+    factor, which for SGD divides the update by sqrt(L) a second time.
     """
 
     steps: int = 4
     lr: float = 1.0
+    lr_depth_exponent: float = 0.0
     n_train: int = 1
     n_test: int = 1
     input_dim: int = 4
@@ -82,6 +87,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.loss={self.loss!r} is invalid; allowed: {', '.join(LOSSES)}")
         if not (self.lr >= 0 and math.isfinite(self.lr)):
             raise ValueError(f"TrainConfig.lr={self.lr!r} is invalid: expected a finite non-negative rate")
+        if not math.isfinite(self.lr_depth_exponent):
+            raise ValueError(f"TrainConfig.lr_depth_exponent={self.lr_depth_exponent!r} is invalid: expected a finite number")
 
 
 @dataclass(frozen=True)
@@ -368,6 +375,8 @@ def _run(spec, cfg, run: Run, source, eps, copy, h0, v, y) -> RunResult:  # noqa
             new_g[:, l] = gh
             if run.backward == "independent":
                 back = copy.bwd(depth, l, gh)  # type: ignore[union-attr]
+            elif run.backward == "untransposed":
+                back = source.fwd(depth, l, gh)
             else:
                 back = source.bwd(depth, l, gh)
                 if run.backward == "paired":  # W(0)^T g - Q (W(0)Q)^T g + Q eps^T g
@@ -375,7 +384,9 @@ def _run(spec, cfg, run: Run, source, eps, copy, h0, v, y) -> RunResult:  # noqa
                     back = back + qq @ ((el - wq).transpose(1, 2) @ gh)
             if record is not None:  # component of the initial-weight backward product along q_l
                 record.append((unit0[:, l] * back).sum(1).mean(1) / math.sqrt(n))  # type: ignore[index]
-            if k:
+            if k and run.backward == "untransposed":  # dW g instead of dW^T g
+                back = back + gcols[:, l, :, :k] @ (xcols[:, l, :, :k].transpose(1, 2) @ gh)
+            elif k:
                 back = back + xcols[:, l, :, :k] @ (gcols[:, l, :, :k].transpose(1, 2) @ gh)
             gh = gh + a * dphi(hs[l][:, :, :b]) * back
         if record is not None:
@@ -383,7 +394,7 @@ def _run(spec, cfg, run: Run, source, eps, copy, h0, v, y) -> RunResult:  # noqa
         if t == steps:
             break
         # ---- SGD step: W_l <- W_l - lr * a / n * sum_i chi_i ghat_{l,i} x_{l,i}^T ----
-        coef = -cfg.lr * a / n * chi  # (S, B)
+        coef = -cfg.lr * depth ** (-cfg.lr_depth_exponent) * a / n * chi  # (S, B)
         for l in range(depth):
             gcols[:, l, :, k:k + b] = new_g[:, l] * coef[:, None, :]
             xcols[:, l, :, k:k + b] = phi(hs[l][:, :, :b])

@@ -13,6 +13,17 @@ to variance 1/n), sum_k V_k has variance L^(2H) / n (self-similarity), so the fi
 is L^(H - beta) times an O(1) term and q(L) ~ L^(2H - 2 beta): the root moves to beta* = H; H = 1/2
 is the i.i.d. case, H -> 1 the smooth neural-ODE regime with beta* = 1 (Marion et al.'s phase
 diagram).
+
+Estimator of q(L) (derived). For i.i.d. weights h_L - h_0 = sum_k a V_k phi(h_k) is a sum of
+martingale increments (V_k is independent of h_0 and h_k, mean zero), so
+    E ||h_L||^2 / ||h_0||^2 = 1 + E ||h_L - h_0||^2 / ||h_0||^2 =: 1 + D(L)   exactly,
+and q(L) = log(1 + D(L)). We estimate it as log(1 + mean of ||h_L - h_0||^2 / ||h_0||^2): the same
+quantity, from a statistic that is positive in every network. The plain mean of ||h_L||^2 / ||h_0||^2
+can fall below 1 deep in the identity regime (D of order 1e-2 against a sampling error of the
+same order), where log log is undefined and the measurement would fail. For smooth weights the
+cross term E <h_0, h_L - h_0> is not zero, but at first order in a it vanishes and at second
+order it scales as a^2 L^(2H), like D itself, so q keeps the exponent 2H - 2 beta and the root
+stays at beta* = H. The backward pass uses ||g_0 - g_L||^2 / ||g_L||^2 in the same way.
 """
 from __future__ import annotations
 
@@ -32,7 +43,8 @@ SOURCE = "Marion, Fermanian, Biau, Vert (2022), Scaling ResNets in the large-dep
 
 
 def measure_growth(ctx: CellContext) -> list[dict[str, Any]]:
-    """Mean of ||h_L||^2/||h_0||^2 (forward) or ||g_0||^2/||g_L||^2 (backward) at every inner beta.
+    """Mean displacement D = ||h_L - h_0||^2/||h_0||^2 (forward) or ||g_0 - g_L||^2/||g_L||^2
+    (backward) and q = log(1 + D) at every inner beta (module docstring: why not log E[ratio]).
 
     The same networks (one seed, replayed per beta) serve every beta: common random numbers make
     the slope differences across beta much less noisy than independent draws would.
@@ -50,13 +62,15 @@ def measure_growth(ctx: CellContext) -> list[dict[str, Any]]:
         net = ctx.impl.build(spec, s, ctx.generator(0))
         if p["pass"] == "forward":
             h = net.trace(x)
-            ratio = h[:, -1].pow(2).sum(-1) / h[:, 0].pow(2).sum(-1)
+            start, end = h[:, 0], h[:, -1]
         else:
             _, g = net.grad_trace(x, g_out)
-            ratio = g[:, 0].pow(2).sum(-1) / g[:, -1].pow(2).sum(-1)
-        mean = float(ratio.double().mean())
-        loglog = math.log(math.log(mean)) if mean > 1 else math.nan
-        rows.append({"beta": beta, "mean_ratio": mean, "log_mean_ratio": math.log(mean), "loglog": loglog})
+            start, end = g[:, -1], g[:, 0]
+        displacement = (end - start).pow(2).sum(-1) / start.pow(2).sum(-1)
+        mean = float(displacement.double().mean())
+        q = math.log1p(mean)
+        rows.append({"beta": beta, "mean_displacement": mean, "log_growth": q,
+                     "loglog": math.log(q) if q > 0 else math.nan})
     return rows
 
 
@@ -67,7 +81,7 @@ def root_of_slope(critical: float):  # type: ignore[no-untyped-def]
 
 
 def _root_of_slope(critical: float, table: Table, level: float) -> Estimate:
-    """Root beta* of s(beta), the slope of log log E[ratio] on log L, with a Fieller confidence set.
+    """Root beta* of s(beta), the slope of log q on log L, q = log(1 + E[displacement]), with a Fieller confidence set.
 
     Model (OLS, SEs clustered on the cell): y = c_beta + (s0 + s1 (beta - m)) log L, m the grid's
     centre; beta* = m - s0 / s1. The per-beta slopes go to the fit table and the figure.
@@ -84,15 +98,15 @@ def _root_of_slope(critical: float, table: Table, level: float) -> Estimate:
     rows, series = [], []
     for b in betas:
         sub = table.where(beta=b)
-        f = loglog_slope(sub.col("depth"), sub.col("log_mean_ratio"), sub.col("cell"), level)
+        f = loglog_slope(sub.col("depth"), sub.col("log_growth"), sub.col("cell"), level)
         lo, hi = f.ci(1)
         predicted = 2 * (critical - b)
         rows.append({"label": f"beta={b:g}", "slope": float(f.params[1]), "ci": [lo, hi], "r2": f.r2, "n": f.n,
                      "predicted_slope": predicted})
         series.append(_series(sub, f, b, predicted))
     return Estimate(value, pieces, rows, {
-        "title": "Growth of log E[ratio] with depth, one line per beta",
-        "xlabel": "depth L (blocks)", "ylabel": "log E[ratio] (dimensionless)", "xlog": True, "ylog": True,
+        "title": "Growth of q = log(1 + E[displacement]) with depth, one line per beta",
+        "xlabel": "depth L (blocks)", "ylabel": "q = log(1 + E[displacement]) (dimensionless)", "xlog": True, "ylog": True,
         "series": series,
     }, notes=f"joint model: slope(beta) = {fit.params[k]:.4g} + {fit.params[k + 1]:.4g} (beta - {centre:g})")
 
@@ -101,7 +115,7 @@ def _series(sub: Table, fit: Any, beta: float, predicted_slope: float) -> dict[s
     """Per-replicate points, means with 95% error bars, the fitted line with its band, and the
     predicted slope drawn through the fit's centre."""
     depths = sub.unique("depth")
-    vals = [sub.where(depth=d).col("log_mean_ratio") for d in depths]
+    vals = [sub.where(depth=d).col("log_growth") for d in depths]
     means = [mean_ci(v, 0.95) for v in vals]
     grid = np.log(np.asarray(depths, float))
     design = np.column_stack([np.ones_like(grid), grid])
@@ -109,7 +123,7 @@ def _series(sub: Table, fit: Any, beta: float, predicted_slope: float) -> dict[s
     se = np.sqrt(np.einsum("ij,jk,ik->i", design, fit.cov, design))
     return {
         "label": f"beta={beta:g}",
-        "points": {"x": sub.col("depth").tolist(), "y": sub.col("log_mean_ratio").tolist()},
+        "points": {"x": sub.col("depth").tolist(), "y": sub.col("log_growth").tolist()},
         "mean": {"x": list(depths), "y": [m for m, _ in means], "yerr": [h for _, h in means]},
         "fit": {"x": list(depths), "y": np.exp(pred).tolist(), "lo": np.exp(pred - fit.t_crit * se).tolist(),
                 "hi": np.exp(pred + fit.t_crit * se).tolist()},
@@ -154,7 +168,7 @@ IID = register(Claim(
     statement="With i.i.d. weights, residual scaling L^-1/2 is the only one with a non-trivial deep limit: "
               "below it the hidden state explodes with depth, above it the network tends to the identity.",
     source=Source(SOURCE, "2206.06929", "Section 3 (i.i.d. initialization), explosion/identity propositions"),
-    quantity="log E[||h_L||^2/||h_0||^2] against depth L for a grid of beta (a = L^-beta)",
+    quantity="q = log(1 + E[||h_L - h_0||^2/||h_0||^2]) = log E[||h_L||^2/||h_0||^2] against depth L for a grid of beta (a = L^-beta)",
     estimand="root beta* of the log-log slope s(beta)",
     prediction=0.5, tolerance=0.05, tolerance_why=IID_TOL_WHY, prediction_origin="derived",
     sweeps=_sweeps(64, DEPTHS, IID_BETAS, REPS, NETS, **{"pass": "forward"}),
@@ -171,7 +185,7 @@ SMOOTH = register(Claim(
               f"H = {SMOOTH_H} > 1/2) the critical scaling moves up from 1/2 toward 1 (the neural-ODE regime): "
               "it sits at beta* = H.",
     source=Source(SOURCE, "2206.06929", "Section 4 (smooth initialization), phase diagram of Fig. 4"),
-    quantity="log E[||h_L||^2/||h_0||^2] against depth L for a grid of beta, weights fBm increments",
+    quantity="q = log(1 + E[||h_L - h_0||^2/||h_0||^2]) against depth L for a grid of beta, weights fBm increments",
     estimand="root beta* of the log-log slope s(beta)",
     prediction=SMOOTH_H, tolerance=0.05,
     tolerance_why="beta* = H is derived from self-similarity of fBm increments (module docstring); the same "
@@ -190,7 +204,7 @@ GRAD = register(Claim(
     statement="At initialization the gradient ratio ||dLoss/dh_0|| / ||dLoss/dh_L|| shows the same three "
               "regimes (explode / non-trivial / identity), with the boundary at beta = 1/2 for i.i.d. weights.",
     source=Source(SOURCE, "2206.06929", "Section 3, gradient counterparts of the explosion/identity results"),
-    quantity="log E[||g_0||^2/||g_L||^2] against depth L, g_k = dLoss/dh_k, g_L ~ N(0, I)",
+    quantity="q = log(1 + E[||g_0 - g_L||^2/||g_L||^2]) = log E[||g_0||^2/||g_L||^2] against depth L, g_k = dLoss/dh_k, g_L ~ N(0, I)",
     estimand="root beta* of the log-log slope s(beta)",
     prediction=0.5, tolerance=0.05, tolerance_why=IID_TOL_WHY, prediction_origin="derived",
     sweeps=_sweeps(64, DEPTHS, IID_BETAS, REPS, NETS, **{"pass": "backward"}),

@@ -29,7 +29,6 @@ from scipy import stats as sps
 from scipy.optimize import least_squares
 
 from reference_impl.protocol import Capability
-from reference_impl.reference import ReferenceImpl
 from reference_impl.training import Run, TrainConfig
 
 from ..spec import CellContext, Claim, Estimate, Source, Sweep, Table, register
@@ -37,8 +36,7 @@ from .nfd_controls import trainer_for
 
 PAPER = "Yao, Wu, Gao (2025), Feature Learning Dynamics in Infinite-Depth Neural Networks (NFD)"
 ARXIV = "2512.21075"
-# Claims train networks: TRAIN_STEP once the reference declares it, until then what it has.
-REQUIRES = Capability.TRAIN_STEP if Capability.TRAIN_STEP in ReferenceImpl.capabilities else Capability.GRAD_TRACE
+REQUIRES = Capability.TRAIN_STEP  # the claims train networks (the Trainer protocol: a train_runs method)
 BASE = {"activation": "tanh", "beta": 0.5, "parametrization": "depth_mup", "lr": 1.0, "loss": "mse",
         "n_train": 1, "n_test": 0, "input_dim": 4, "task_seed": 0}
 TRAIN_KEYS = ("steps", "lr", "n_train", "n_test", "input_dim", "loss", "task_seed")
@@ -419,7 +417,7 @@ INIT_WIDTH = register(Claim(
             "default": _sw({"width": WIDTHS["default"]}, 8192, depth=4, steps=1),
             "thorough": _sw({"width": WIDTHS["thorough"]}, 16384, reps=2, depth=4, steps=1)},
     measure=measure_width, estimate=estimate_init_width,
-    controls=("gia-backward",), requires=REQUIRES,
+    controls=("gia-backward", "transpose-bug"), requires=REQUIRES,
     paper_numbers=({"what": "init coupling rate in width", "paper": "O(n^-1)", "ours": "see estimate"},),
 ))
 
@@ -458,7 +456,7 @@ SURVIVE = register(Claim(
             "default": _sw({"width": WIDTHS["default"]}, 2048, depth=4, steps=2),
             "thorough": _sw({"width": WIDTHS["thorough"]}, 8192, reps=2, depth=4, steps=2)},
     measure=measure_width, estimate=estimate_survival,
-    controls=("gia-backward",), requires=REQUIRES,
+    controls=("gia-backward", "transpose-bug"), requires=REQUIRES,
     paper_numbers=({"what": "SGD coupling as n -> inf", "paper": "non-zero (no value given)",
                     "ours": "see estimate"},),
 ))
@@ -503,7 +501,7 @@ DEPTH_ERROR = register(Claim(
             "thorough": _sw({"width": (64, 128)}, 2048, reps=2, inner={"depth": (4, 8, 16, 32, 64, 128)}, steps=2,
                             decoupled=False)},
     measure=measure_depths, estimate=estimate_depth_error,
-    controls=("no-depth-multiplier",), requires=REQUIRES,
+    controls=("no-depth-multiplier", "lr-depth-factor"), requires=REQUIRES,
 ))
 
 NORMS = register(Claim(

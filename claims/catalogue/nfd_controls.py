@@ -1,15 +1,11 @@
 """Negative controls of the NFD claims, and how a claim finds the training code of an implementation.
 
-Training enters the plug-in contract through Capability.TRAIN_STEP and a ``train_runs`` method.
-``trainer_for(impl)`` returns the training function a claim uses for ``impl``:
-
-- an implementation with a ``train_runs(spec, cfg, n_networks, generator, runs, path, fine_depth,
-  chunk)`` method (signature of reference_impl.training.train) trains itself;
-- the reference (``reference`` / ``reference-dense``) has ``train_runs`` (reference_impl.training.train);
-  the SpecDefect controls of reference_impl.controls train the defective spec with it (the declared
-  spec is wrong in the same way for training as for the forward pass);
-- anything else cannot train: the claim's measurement raises and the claim is an ``error``
-  (``not applicable`` once the Protocol's TRAIN_STEP capability is declared by trainers).
+Training is part of the plug-in contract: Capability.TRAIN_STEP and a ``train_runs`` method
+(reference_impl.protocol.Trainer; the reference's is reference_impl.training.train).
+``trainer_for(impl)`` returns it, or None for an implementation that cannot train (whose NFD claims
+are then `not applicable`: they require TRAIN_STEP). The SpecDefect controls of
+reference_impl.controls train their defective spec; the TrainingDefect controls below change the
+training step itself.
 
 Controls defined here (registered into reference_impl.controls.CONTROLS on import, so that
 ``--impl NAME`` and the control tests find them):
@@ -18,18 +14,28 @@ Controls defined here (registered into reference_impl.controls.CONTROLS on impor
   note: the gradient-independence assumption) while declaring true backprop. The init coupling then
   no longer vanishes with width (nfd.init_coupling_width fails) and no reused-weight component is
   left in the backward pass (nfd.sgd_coupling_survives_width fails).
+- ``transpose-bug``: the backward pass multiplies by W_l where W_l^T belongs (square hidden layers
+  make the bug shape-silent). W_l and W_l^T share only their diagonal, so the backward signal loses
+  its correlation with the forward products as the gradient-independence copy does: the init
+  coupling stops vanishing with width (nfd.init_coupling_width) and the surviving SGD coupling of
+  true backprop is gone (nfd.sgd_coupling_survives_width). Measured at default, seed 0: width slope
+  0.009 [0.005, 0.014] against -1; log10 A_inf = -2.45 [-2.90, -2.23] against [-2, 0].
+- ``lr-depth-factor``: the SGD rate carries an extra L^-1/2 (TrainConfig.lr_depth_exponent = 1/2, the
+  Adam factor of TP VI used with SGD). Each block's feature update is then O(L^-3/2), summed
+  O(L^-1/2): feature learning vanishes with depth, and the gap between depths L and 2L no longer
+  closes as L^-1 (nfd.depth_error; measured slope -0.20 [-0.21, -0.19] at default, seed 0).
 - ``no-depth-multiplier``: the 1/sqrt(L) branch multiplier missing (beta = 0) while declaring
   depth-muP (nfd.sgd_coupling_depth and nfd.depth_error fail: no depth limit, the runs diverge).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import torch
 
 from reference_impl.controls import CONTROLS, Control, SpecDefect
-from reference_impl.protocol import NetSpec
+from reference_impl.protocol import Capability, NetSpec
 from reference_impl.training import Run, train
 
 Trainer = Callable[..., dict]
@@ -39,35 +45,33 @@ Trainer = Callable[..., dict]
 class TrainingDefect(Control):
     """The reference with one defect in its training step; forward pass and declared spec unchanged."""
 
-    true_backward: str = "independent"  # what the "reuse" runs really do ("independent" | "paired")
+    true_backward: str | None = None  # what the runs that declare "reuse" really do (training.BACKWARDS)
+    lr_depth_exponent: float | None = None  # the SGD rate's depth exponent really used
 
     def train_runs(self, spec: NetSpec, cfg: Any, n_networks: int, generator: torch.Generator,
                    runs: list[Run], **kw: Any) -> dict:
-        # each run that declares reuse backpropagates through its own decoupled copy instead
-        fake = [Run(r.name, r.depth, self.true_backward, stream=1000 + i, record_coupling=r.record_coupling)
-                if r.backward == "reuse" else r for i, r in enumerate(runs)]
-        return train(spec, cfg, n_networks, generator, fake, **kw)
-
-
-def _spec_defect_trainer(defect: Callable[[NetSpec], NetSpec]) -> Trainer:
-    def run(spec: NetSpec, *args: Any, **kw: Any) -> dict:
-        return train(defect(spec), *args, **kw)
-    return run
+        if self.lr_depth_exponent is not None:
+            cfg = replace(cfg, lr_depth_exponent=self.lr_depth_exponent)
+        if self.true_backward is not None:
+            runs = [Run(r.name, r.depth, self.true_backward, stream=1000 + i, record_coupling=r.record_coupling)
+                    if r.backward == "reuse" else r for i, r in enumerate(runs)]
+        return train(spec, cfg, n_networks, generator, runs, **kw)
 
 
 def trainer_for(impl: Any) -> Trainer | None:
-    """The training function for ``impl`` (see the module docstring), or None if it cannot train."""
-    if hasattr(impl, "train_runs"):
-        return impl.train_runs
-    if isinstance(impl, SpecDefect):
-        return _spec_defect_trainer(impl.defect)
-    return None
+    """The training method of ``impl`` (Capability.TRAIN_STEP and ``train_runs``), or None."""
+    caps = getattr(impl, "capabilities", Capability(0))
+    return getattr(impl, "train_runs", None) if Capability.TRAIN_STEP in caps else None
 
 
 NFD_CONTROLS: dict[str, Any] = {
     c.name: c for c in (
         TrainingDefect("gia-backward", "backprop through an independent copy of each W_l (gradient-independence "
-                       "assumption) while declaring true backprop", "independent"),
+                       "assumption) while declaring true backprop", true_backward="independent"),
+        TrainingDefect("transpose-bug", "backward pass through W_l instead of W_l^T while declaring true backprop",
+                       true_backward="untransposed"),
+        TrainingDefect("lr-depth-factor", "SGD rate divided by sqrt(L) on top of depth-muP's 1/sqrt(L) multiplier "
+                       "(TP VI's Adam factor applied to SGD) while declaring depth-muP", lr_depth_exponent=0.5),
         SpecDefect("no-depth-multiplier", "branch multiplier 1 (beta = 0) while declaring depth-muP's 1/sqrt(L)",
                    lambda s: s.with_(beta=0.0)),
     )

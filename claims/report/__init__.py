@@ -41,8 +41,10 @@ def load_results(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def write_report(results: Sequence[Mapping[str, Any]], out_dir: Path) -> Path:
-    """Write ``out_dir/index.html`` for one results dict, or a side-by-side comparison of several."""
+def write_report(results: Sequence[Mapping[str, Any]], out_dir: Path,
+                 calibration: Mapping[str, Any] | None = None) -> Path:
+    """Write ``out_dir/index.html`` for one results dict, or a side-by-side comparison of several,
+    with the reliability table of ``calibration`` (a calibration.json's content) when given."""
     from claims.report.render import render_html
 
     if isinstance(results, Mapping):
@@ -52,5 +54,5 @@ def write_report(results: Sequence[Mapping[str, Any]], out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / "index.html"
-    out.write_text(render_html(list(results)), encoding="utf-8")
+    out.write_text(render_html(list(results), calibration), encoding="utf-8")
     return out

@@ -183,8 +183,17 @@ def _labels(results: Sequence[Mapping[str, Any]]) -> list[str]:
     return [f"{n} [{i + 1}]" if names.count(n) > 1 else n for i, n in enumerate(names)]
 
 
-def build_view(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Build the whole template context for one or several results."""
+def _calibration_view(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not data:
+        return None
+    from claims.calibrate import TARGETS_TEXT, bounds_note, describe_settings, table_rows
+
+    return {"settings": describe_settings(data), "targets": TARGETS_TEXT, "rows": table_rows(data),
+            "note": bounds_note(data)}
+
+
+def build_view(results: Sequence[Mapping[str, Any]], calibration: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Build the whole template context for one or several results (and a reliability table)."""
     labels = _labels(results)
     order: list[str] = []
     by_id: dict[str, list[Mapping[str, Any] | None]] = {}
@@ -219,12 +228,13 @@ def build_view(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                         for i, c in enumerate(by_id[cid])],
         })
     return {"runs": [_run_view(r, labels[i]) for i, r in enumerate(results)], "claims": claims,
-            "compare": len(results) > 1, "labels": labels}
+            "compare": len(results) > 1, "labels": labels, "calibration": _calibration_view(calibration)}
 
 
-def render_html(results: Sequence[Mapping[str, Any]]) -> str:
-    """Render the report for one or several results to a self-contained HTML string."""
+def render_html(results: Sequence[Mapping[str, Any]], calibration: Mapping[str, Any] | None = None) -> str:
+    """Render the report for one or several results (and the reliability table of ``calibration``,
+    a calibration.json's content) to a self-contained HTML string."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(_TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["wbr"] = lambda t: Markup("<wbr>").join(re.split(r"(?<=\.)", str(t)))
-    return env.get_template("report.html.j2").render(**build_view(results))
+    return env.get_template("report.html.j2").render(**build_view(results, calibration))

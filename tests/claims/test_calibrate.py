@@ -119,3 +119,29 @@ def test_command_writes_the_table(monkeypatch, tmp_path, capsys):
 def test_bad_usage_exits_2(args, words, capsys, tmp_path):
     assert cli.main(["calibrate", "--out", str(tmp_path), *args]) == 2
     assert words in capsys.readouterr().err
+
+
+def test_a_recorded_finding_is_not_counted_as_false_alarms(monkeypatch):
+    monkeypatch.setattr(cal, "run_claim", lambda claim, impl, *a: {"verdict": "violated", "estimate": 1.0,
+                                                                   "ci": [0.9, 1.1], "seconds": 0.1})
+    expected = {("reference", "smoke", "fake.claim"): ("violated", "the paper's rate does not reproduce"),
+                ("reference", "default", "fake.claim"): ("violated", "other budget: not used")}
+    data = calibrate(FAKE, seeds=4, budget="smoke", expected=expected)
+    (row,) = data["summary"]
+    assert row["reference"]["finding"]["reproduced"]["count"] == 4
+    assert [c["what"] for c in row["reference"]["checks"]] == ["inconclusive rate"]
+    assert not any(c["informative"] for c in row["controls"])
+    table = render_markdown(data)
+    assert "finding, reproduced 4/4: the paper's rate does not reproduce" in table
+    assert "uninformative: the reference is violated too" in table
+    assert "MISSED false-violation" not in table
+
+
+def test_a_calibration_done_in_parts_keeps_every_part(monkeypatch, tmp_path):
+    monkeypatch.setattr(cal, "run_claim", scripted([]))
+    first, second = select(["marion.iid_sqrt_l_unique"]), select(["fischer.response_argmax"])
+    calibrate(first, seeds=2, budget="smoke", out=tmp_path, controls=[])
+    data = calibrate(second, seeds=3, budget="smoke", out=tmp_path, controls=[])
+    assert [row["claim"] for row in data["summary"]] == ["marion.iid_sqrt_l_unique", "fischer.response_argmax"]
+    assert [row["reference"]["runs"] for row in data["summary"]] == [2, 3]
+    assert "K = 2: " in render_markdown(data) and "K = 3: " in render_markdown(data)

@@ -161,3 +161,40 @@ def test_other_claims_still_run_and_finished_results_are_kept():
     assert verdicts == {"marion.smooth_critical_beta": "error", "marion.iid_sqrt_l_unique": "holds"}, messages
     assert saved[0] == ["error"] and saved[-1] == ["error", "holds"]
     assert results["run"]["counts"]["error"] == 1
+
+
+class WeightsOff:
+    """The dense reference declaring WEIGHTS, with layer_weights() changed by ``fix``."""
+
+    name, version = "weights-off", "0"
+    capabilities = Capability.FORWARD_TRACE | Capability.GRAD_TRACE | Capability.WEIGHTS
+
+    def __init__(self, fix: Callable):
+        self.fix = fix
+
+    def build(self, spec, n_networks, generator):
+        net = make_reference_dense().build(spec, n_networks, generator)
+        weights = self.fix(net.layer_weights())
+        net.layer_weights = lambda: weights
+        return net
+
+
+@pytest.mark.parametrize("fix, words", [
+    (lambda w: {}, "expected a dict with keys ['V']"),
+    (lambda w: {"V": w["V"][:, :-1]}, "layer_weights()['V'] has shape"),
+    (lambda w: {"V": w["V"].double()}, "dtype torch.float64"),
+    (lambda w: {"V": w["V"] * float("nan")}, "NaN"),
+])
+def test_declared_weights_are_checked(fix, words):
+    with pytest.raises(ValidationError) as err:
+        validate(WeightsOff(fix), SPEC)
+    assert "weights-off" in str(err.value) and words in str(err.value)
+
+
+def test_a_network_declined_inside_a_measurement_is_not_applicable():
+    """The probe spec is accepted, a network the measurement builds later is not."""
+    claim = select(["nfd.preact_stable_postact_explodes"])[0]
+    impl = Broken("pre-only", build_error=NotImplementedError("pre-activation only"), when=lambda s: not s.preact)
+    entry = run_claim(claim, impl, "smoke", seed=0)
+    assert entry["verdict"] == "not applicable"
+    assert "'pre-only' declined" in entry["message"] and "pre-activation only" in entry["message"]

@@ -56,3 +56,37 @@ def test_cuda_matches_cpu_shapes_and_statistics():
     net = make_reference_dense().build(spec, 16, torch.Generator(device="cuda").manual_seed(0))
     h = net.trace(torch.randn(16, 1, 32, device="cuda"))
     assert h.device.type == "cuda" and torch.isfinite(h).all()
+
+
+def test_a_replayed_draw_equals_a_fresh_draw_and_advances_the_generator_alike():
+    """Building the same law from the same generator state twice (a beta sweep on common random
+    numbers) replays the first draw: same weights, same generator state afterwards."""
+    from reference_impl import ensemble
+
+    spec = NetSpec(width=5, depth=6, init="fbm", init_param=0.7, bias_var=0.3)
+    first_gen = torch.Generator().manual_seed(11)
+    first = DenseEnsemble(spec, 3, first_gen)
+    after_first = torch.rand(4, generator=first_gen)
+    replay_gen = torch.Generator().manual_seed(11)
+    replay = DenseEnsemble(spec.with_(beta=0.9, scale=2.0), 3, replay_gen)  # beta, scale: same draw
+    assert torch.equal(torch.rand(4, generator=replay_gen), after_first)
+    ensemble.draw_cached.key = None  # forget: a true fresh draw
+    fresh = DenseEnsemble(spec, 3, torch.Generator().manual_seed(11))
+    for name in ("V",):
+        assert torch.equal(replay.weights[name], fresh.weights[name])
+    assert torch.equal(replay.bias, fresh.bias)
+    x = torch.randn(3, 2, 5)
+    assert not torch.equal(replay.trace(x), first.trace(x))  # the other beta is really used
+
+
+def test_a_draw_modified_in_place_is_never_replayed():
+    from reference_impl import ensemble
+
+    spec = NetSpec(width=4, depth=3, init="uniform")
+    net = DenseEnsemble(spec, 2, torch.Generator().manual_seed(5))
+    net.layer_weights()["V"].zero_()
+    again = DenseEnsemble(spec, 2, torch.Generator().manual_seed(5))
+    assert again.weights["V"].abs().sum() > 0
+    other_law = DenseEnsemble(spec.with_(sigma_w2=4.0), 2, torch.Generator().manual_seed(5))
+    assert torch.allclose(other_law.weights["V"], 2 * again.weights["V"])
+    assert ensemble.draw_cached.key is not None

@@ -84,7 +84,7 @@ def test_weights_come_from_the_reference_sampler_and_the_given_generator(init, p
 def test_declares_what_it_offers():
     impl = make_naive_module()
     assert impl.name == "naive-module" and impl.version
-    assert impl.capabilities == Capability.FORWARD_TRACE | Capability.GRAD_TRACE
+    assert impl.capabilities == Capability.FORWARD_TRACE | Capability.GRAD_TRACE | Capability.WEIGHTS
     with pytest.raises(ValueError, match="n_networks=0"):
         impl.build(NetSpec(width=4, depth=2), 0, torch.Generator())
 
@@ -101,4 +101,16 @@ def test_a_real_claim_cell_measures_what_the_dense_reference_measures(claim):
     assert len(rows["naive-module"]) == len(sweep.inner["beta"])
     for a, b in zip(rows["naive-module"], rows["reference-dense"]):
         assert a["beta"] == b["beta"]
-        assert a["log_mean_ratio"] == pytest.approx(b["log_mean_ratio"], rel=1e-4, abs=1e-6)
+        assert a["log_growth"] == pytest.approx(b["log_growth"], rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.parametrize("block, input_dim", [("res1", None), ("res3", 5)])
+def test_layer_weights_are_the_weights_the_networks_use(block, input_dim):
+    spec = NetSpec(width=6, depth=3, block=block, input_dim=input_dim)
+    naive = make_naive_module().build(spec, 2, torch.Generator().manual_seed(4))
+    dense = make_reference_dense().build(spec, 2, torch.Generator().manual_seed(9))
+    _load_dense(naive, dense)
+    got, want = naive.layer_weights(), dense.layer_weights()
+    assert set(got) == set(want)
+    for name in want:
+        assert torch.equal(got[name], want[name])

@@ -92,3 +92,45 @@ def test_no_learning_rate_means_no_change_and_bad_settings_raise() -> None:
         train(spec, TrainConfig(), 2, torch.Generator(), [Run("a", 3)], fine_depth=4)
     with pytest.raises(ValueError, match="loss"):
         TrainConfig(loss="hinge")  # type: ignore[arg-type]
+
+
+def _manual_step(spec: NetSpec, cfg: TrainConfig, s: int, seed: int, transpose: bool, lr: float) -> torch.Tensor:
+    """Test outputs after one SGD step computed by hand from replayed draws; the backward pass uses
+    W^T (true backprop) or W (the transpose bug)."""
+    n, depth = spec.width, spec.depth
+    gen = torch.Generator().manual_seed(seed)
+    u_in, v = draw_frozen_layers(s, n, cfg.input_dim, gen)
+    w = torch.randn(s, depth, n, n, generator=gen, dtype=torch.float64) / math.sqrt(n)
+    a, task = depth ** -0.5, make_task(cfg)
+    hs = [torch.einsum("snd,bd->snb", u_in, task.x_train)]
+    for l in range(depth):
+        hs.append(hs[-1] + a * (w[:, l] @ torch.tanh(hs[-1])))
+    f = torch.einsum("sn,snb->sb", v, hs[-1]) / n
+    g = v[:, :, None] * ((f - task.y_train) / cfg.n_train)[:, None, :] / n  # dLoss/dh_L
+    grad = torch.zeros_like(w)
+    for l in reversed(range(depth)):
+        grad[:, l] = a * g @ torch.tanh(hs[l]).transpose(1, 2)
+        m = w[:, l].transpose(1, 2) if transpose else w[:, l]
+        g = g + a * (1 - torch.tanh(hs[l]) ** 2) * (m @ g)
+    w1 = w - lr * grad
+    h = torch.einsum("snd,bd->snb", u_in, task.x_test)
+    for l in range(depth):
+        h = h + a * (w1[:, l] @ torch.tanh(h))
+    return torch.einsum("sn,snb->sb", v, h) / n
+
+
+@pytest.mark.parametrize("backward, transpose", [("reuse", True), ("untransposed", False)])
+def test_untransposed_backward_is_the_transpose_bug_exactly(backward: str, transpose: bool) -> None:
+    s, n, depth = 4, 7, 3
+    cfg = TrainConfig(steps=1, lr=0.9, n_train=2, n_test=2, input_dim=3)
+    out = train(_spec(n, depth), cfg, s, torch.Generator().manual_seed(5), [Run("r", depth, backward)], path="dense")
+    assert torch.allclose(out["r"].f_test[:, 1], _manual_step(_spec(n, depth), cfg, s, 5, transpose, 0.9), atol=1e-12)
+
+
+def test_lr_depth_exponent_divides_the_rate_by_a_power_of_depth() -> None:
+    spec, gen = _spec(12, 4), lambda: torch.Generator().manual_seed(8)
+    with_exponent = train(spec, TrainConfig(steps=2, lr=1.0, lr_depth_exponent=0.5), 16, gen(), path="dense")
+    explicit = train(spec, TrainConfig(steps=2, lr=4 ** -0.5), 16, gen(), path="dense")
+    assert torch.equal(with_exponent["true"].f_test, explicit["true"].f_test)
+    with pytest.raises(ValueError, match="lr_depth_exponent"):
+        TrainConfig(lr_depth_exponent=float("nan"))

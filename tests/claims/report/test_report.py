@@ -215,3 +215,44 @@ def test_report_in_headless_chromium(results: dict[str, Any], report: Path, tmp_
     for claim in results["claims"]:
         assert claim["id"] in seen["text"]
     assert seen["overflow"] <= 0, f"page is wider than a {seen['width']} px window"
+
+
+def _calibration() -> dict[str, Any]:
+    """A small calibration (scripted verdicts): the reference misses the false-violation target."""
+    import types
+
+    import claims.calibrate as cal
+
+    def run_claim(claim, impl, budget, seed, device, dtype):  # noqa: ANN001, ANN202
+        verdict = "violated" if impl.name != "reference" or seed == 1 else "holds"
+        return {"verdict": verdict, "estimate": 0.5, "ci": [0.4, 0.6], "seconds": 0.5}
+
+    fake = [types.SimpleNamespace(id="marion.iid_sqrt_l_unique", controls=("scale-exponent-off",))]
+    original, cal.run_claim = cal.run_claim, run_claim
+    try:
+        return cal.calibrate(fake, seeds=4, budget="smoke")
+    finally:
+        cal.run_claim = original
+
+
+def test_the_reliability_table_is_in_the_report(results: dict[str, Any], tmp_path: Path) -> None:
+    page = write_report([results], tmp_path, _calibration()).read_text(encoding="utf-8")
+    section = page[page.index('id="reliability-h"'):]
+    assert "Reliability of the suite" in section and "marion.iid_sqrt_l_unique" in section
+    assert "control <code>scale-exponent-off</code>" in section
+    assert "MISSED false-violation rate by 24.0 pp" in section and 'class="missed"' in section
+    assert "K = 4: " in section
+
+
+def test_report_command_shows_a_calibration_and_survives_a_corrupt_one(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from claims import cli
+    from claims.calibrate import _write
+
+    _write(_calibration(), tmp_path / "cal")
+    assert cli.main(["report", str(FIXTURE), "--out", str(tmp_path / "a"),
+                     "--calibration", str(tmp_path / "cal" / "calibration.json")]) == 0
+    assert "Reliability of the suite" in (tmp_path / "a" / "index.html").read_text()
+    (tmp_path / "bad.json").write_text("{not json")
+    assert cli.main(["report", str(FIXTURE), "--out", str(tmp_path / "b"), "--calibration", str(tmp_path / "bad.json")]) == 0
+    assert "bad.json: not valid JSON" in capsys.readouterr().err
+    assert "Reliability of the suite" not in (tmp_path / "b" / "index.html").read_text()

@@ -1,0 +1,57 @@
+"""The README's promises: its plug-in example works as printed, its control table is the catalogue's."""
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from claims.run import run_claim
+from claims.spec import all_claims, select
+from claims.validate import validate
+from reference_impl import Capability, NetSpec
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    """The README's ``my_resnet.py``, written out and imported as a module."""
+    text = README.read_text()
+    block = re.search(r"A complete example \(`my_resnet.py`.*?```python\n(.*?)```", text, re.S)
+    assert block, "README lost its complete plug-in example"
+    folder = tmp_path_factory.mktemp("example")
+    (folder / "my_resnet.py").write_text(block.group(1))
+    sys.path.insert(0, str(folder))
+    try:
+        import my_resnet
+        yield my_resnet
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("my_resnet", None)
+
+
+def test_the_example_passes_validation_and_an_iid_claim(example):
+    impl = example.factory()
+    assert Capability.WEIGHTS in impl.capabilities
+    validate(impl, NetSpec(width=8, depth=4, activation="tanh"), grad=True)
+    entry = run_claim(select(["marion.gradient_dichotomy"])[0], impl, "smoke", seed=0)
+    assert entry["verdict"] == "holds", entry["message"]
+
+
+def test_the_example_declines_what_it_does_not_build(example):
+    impl = example.factory()
+    with pytest.raises(NotImplementedError):
+        impl.build(NetSpec(width=4, depth=2, preact=False), 1, torch.Generator())
+    for claim_id in ("marion.smooth_critical_beta", "nfd.depth_error"):
+        assert run_claim(select([claim_id])[0], impl, "smoke", seed=0)["verdict"] == "not applicable"
+
+
+def test_the_control_table_lists_what_each_claim_rejects():
+    rows = re.findall(r"^\| `([a-z0-9-]+)` \| [^|]+ \| (.+) \|$", README.read_text(), re.M)
+    table = {name: set(re.findall(r"`([a-z0-9_.]+)`", claims)) for name, claims in rows}
+    expected: dict[str, set] = {}
+    for claim in all_claims():
+        for name in claim.controls:
+            expected.setdefault(name, set()).add(claim.id)
+    assert table == expected
