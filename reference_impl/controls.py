@@ -66,6 +66,8 @@ CONTROLS: dict[str, SpecDefect] = {
     for c in (
         SpecDefect("scale-exponent-off", "branch scaling L^-(beta - 1/4): L^-1/4 while declaring L^-1/2",
                    lambda s: s.with_(beta=s.beta - 0.25)),
+        SpecDefect("scale-exponent-high", "branch scaling L^-(beta + 1/2): L^-1 while declaring L^-1/2",
+                   lambda s: s.with_(beta=s.beta + 0.5)),
         SpecDefect("correlated-weights", "weights are fBm increments (H = 0.8) across layers while declaring i.i.d.",
                    _iid_to_smooth),
         SpecDefect("iid-weights", "i.i.d. weights while declaring smooth (fBm / RBF) ones", _smooth_to_iid),

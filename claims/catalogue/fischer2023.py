@@ -365,7 +365,7 @@ KERNEL = register(Claim(
         "thorough": Sweep(axes={"width": (32, 64, 128)}, replicates=12, networks=16384, fixed=KERNEL_FIXED),
     },
     measure=measure_kernel, estimate=estimate_kernel_slope,
-    controls=("scale-twice", "sigma-ignored"),
+    controls=("scale-twice", "sigma-ignored", "weight-variance-2"),
     requires=Capability.FORWARD_TRACE,
     paper_numbers=(
         {"what": "order of the leading finite-size correction", "paper": "1/N (systematic finite-size theory, abstract)",
@@ -406,7 +406,7 @@ ARGMAX = register(Claim(
     sweeps={"smoke": _argmax_sweep("smoke", 8, 64, 128), "default": _argmax_sweep("default", 10, 64, 256),
             "thorough": _argmax_sweep("thorough", 16, 128, 512)},
     measure=measure_response, estimate=argmax_deviation(predicted_alpha_star),
-    controls=("scale-twice", "sigma-ignored", "fischer-hidden-depth-scaling"),
+    controls=("scale-twice", "sigma-ignored", "weight-variance-2", "fischer-hidden-depth-scaling"),
     requires=Capability.FORWARD_TRACE,
     paper_numbers=(
         {"what": "alpha* formula", "paper": NOT_READ,

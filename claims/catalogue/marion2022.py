@@ -173,7 +173,7 @@ IID = register(Claim(
     prediction=0.5, tolerance=0.05, tolerance_why=IID_TOL_WHY, prediction_origin="derived",
     sweeps=_sweeps(64, DEPTHS, IID_BETAS, REPS, NETS, **{"pass": "forward"}),
     measure=measure_growth, estimate=root_of_slope(0.5),
-    controls=("scale-exponent-off", "correlated-weights"),
+    controls=("scale-exponent-off", "scale-exponent-high", "correlated-weights"),
     requires=Capability.FORWARD_TRACE,
     config_space=iid_config_space, examples={"smoke": 1, "default": 3, "thorough": 12},
 ))
