@@ -38,6 +38,7 @@ from . import __version__
 from .expected import Expected
 from .plugins import resolve
 from .run import run_claim
+from .reliability_table import render_markdown
 from .spec import VERDICTS, Claim, all_claims
 
 SCHEMA = "resnet-claims-calibration/1"
@@ -133,111 +134,6 @@ def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], refere
             })
         out.append(row)
     return out
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.0f}%" if x in (0.0, 1.0) else f"{100 * x:.1f}%"
-
-
-def _status(checks: Sequence[Mapping[str, Any]], prefix: str = "") -> str:
-    missed = [c for c in checks if not c["met"]]
-    if not missed:
-        return prefix or "met"
-    return prefix + "; ".join(f"MISSED {c['what']} by {100 * c['missed_by']:.1f} pp" if c["missed_by"] is not None
-                     else f"MISSED {c['what']} (no runs)" for c in missed)
-
-
-def _ci(rate: Any, ci95: Sequence[float]) -> str:
-    return f"{_pct(rate)} [{_pct(ci95[0])}, {_pct(ci95[1])}]"
-
-
-def table_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per (claim, implementation) of the reliability table, as display strings; shared by
-    calibration.md and the HTML report."""
-    rows = []
-
-    def share(k: int, n: int) -> str:
-        return _pct(k / n if n else None)
-
-    for row in data["summary"]:
-        ref = row["reference"]
-        n, c = ref["runs"], ref["counts"]
-        finding = ref.get("finding")
-        prefix = "" if finding is None else f"finding, reproduced {finding['reproduced']['count']}/{n}: {finding['reason']}; "
-        rows.append({
-            "claim": row["claim"], "impl": ref["impl"], "role": "reference", "runs": n,
-            "holds": share(c["holds"], n), "violated": share(c["violated"], n),
-            "inconclusive": share(c["inconclusive"], n), "error": c["error"],
-            "tested": [f"{ch['what']}: {_ci(ch['rate'], ch['ci95'])}" for ch in ref["checks"]],
-            "target": [ch["target"] for ch in ref["checks"]],
-            "status": _status(ref["checks"], prefix), "met": all(ch["met"] for ch in ref["checks"]),
-            "per_run": ref["seconds"] / n if n else 0.0,
-        })
-        for ctl in row["controls"]:
-            m, cc, ch = ctl["runs"], ctl["counts"], ctl["checks"][0]
-            informative = ctl.get("informative", True)
-            rows.append({
-                "claim": row["claim"], "impl": ctl["control"], "role": "control", "runs": m,
-                "holds": share(cc["holds"], m), "violated": share(cc["violated"], m),
-                "inconclusive": share(cc["inconclusive"], m), "error": cc["error"],
-                "tested": [f"power: {_ci(ch['rate'], ch['ci95'])}"], "target": [ch["target"]],
-                "status": _status(ctl["checks"]) if informative else "uninformative: the reference is violated too",
-                "met": ch["met"] or not informative, "per_run": ctl["seconds"] / m if m else 0.0,
-            })
-    return rows
-
-
-def describe_settings(data: Mapping[str, Any]) -> str:
-    """One sentence: budget, seeds, implementation, machine and time of a calibration."""
-    s = data["settings"]
-    seeds = sorted({int(r["seed"]) for r in data["runs"]})
-    seed_text = f"{seeds[0]}..{seeds[-1]}" if seeds else "none"
-    return (f"Budget `{s['budget']}`, master seeds {seed_text} (K per row: the runs column), implementation "
-            f"`{s['impl']}` {s['impl_version']} (package {s.get('package_version', '?')}), device {s['device']}, "
-            f"dtype {s['dtype']}, torch {s['torch']}, {s['platform']}; started {s['started']}, "
-            f"{data.get('seconds', 0.0):.0f} s of runs in all.")
-
-
-def bounds_note(data: Mapping[str, Any]) -> str:
-    """What K runs can show: the 95% bound that 0 of K puts on a rate."""
-    ks = sorted({row["reference"]["runs"] for row in data["summary"]} - {0})
-    if not ks:
-        return ""
-    bounds = ", ".join(f"K = {k}: {_pct(1 - 0.025 ** (1 / k))}" for k in ks)
-    return (f"0 violations out of K runs bounds the false-violation rate (95%) by {bounds}; K rejections out of "
-            "K bound power from below by one minus that. Showing a 1% false-violation rate needs K of about 370 "
-            "with no violation.")
-
-
-TARGETS_TEXT = ("Targets: false-violation rate <= 1%, inconclusive rate <= 5% on the reference; power (rate of "
-                "`violated`) >= 95% on every control the claim lists. Rates are counts over K runs with "
-                "Clopper-Pearson 95% intervals; 'met' compares the point estimate with the target.")
-
-
-def render_markdown(data: Mapping[str, Any]) -> str:
-    """The reliability table as markdown."""
-    lines = [
-        "# Reliability of the claim suite (`resnet-claims calibrate`)", "", describe_settings(data), "",
-        TARGETS_TEXT, "",
-        "| claim | implementation | runs | holds | violated | inconclusive | error | tested rate [95% CI] | target | status | s/run |",
-        "|---|---|---:|---:|---:|---:|---:|---|---|---|---:|",
-    ]
-    previous = None
-    for r in table_rows(data):
-        claim = "" if r["claim"] == previous else f" `{r['claim']}`"
-        previous = r["claim"]
-        impl = f"control `{r['impl']}`" if r["role"] == "control" else r["impl"]
-        lines.append(f"|{claim} | {impl} | {r['runs']} | {r['holds']} | {r['violated']} | {r['inconclusive']} | "
-                     f"{r['error']} | {'<br>'.join(r['tested'])} | {'<br>'.join(r['target'])} | {r['status']} | "
-                     f"{r['per_run']:.1f} |")
-    note = bounds_note(data)
-    if note:
-        lines += ["", note]
-    errors = [r for r in data["runs"] if r["verdict"] == "error"]
-    if errors:
-        lines += ["", "Errors:"] + [f"- `{r['claim']}` on {r['impl']} seed {r['seed']}: {r.get('message', '')}"
-                                     for r in errors[:20]]
-    return "\n".join(lines) + "\n"
 
 
 def load_calibration(path: Path) -> dict[str, Any]:

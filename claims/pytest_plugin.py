@@ -9,7 +9,6 @@ test paths, when ``-m`` mentions ``claims``, or with ``--claims``.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest

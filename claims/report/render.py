@@ -186,7 +186,7 @@ def _labels(results: Sequence[Mapping[str, Any]]) -> list[str]:
 def _calibration_view(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not data:
         return None
-    from claims.calibrate import TARGETS_TEXT, bounds_note, describe_settings, table_rows
+    from claims.reliability_table import TARGETS_TEXT, bounds_note, describe_settings, table_rows
 
     return {"settings": describe_settings(data), "targets": TARGETS_TEXT, "rows": table_rows(data),
             "note": bounds_note(data)}

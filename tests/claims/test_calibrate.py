@@ -7,7 +7,8 @@ import pytest
 
 import claims.calibrate as cal
 from claims import cli
-from claims.calibrate import TARGETS, all_met, calibrate, clopper_pearson, render_markdown
+from claims.calibrate import TARGETS, all_met, calibrate, clopper_pearson
+from claims.reliability_table import render_markdown
 from claims.spec import Claim, Sweep, select
 
 FAKE = [types.SimpleNamespace(id="fake.claim", controls=("scale-exponent-off", "post-activation"))]
