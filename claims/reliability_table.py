@@ -12,7 +12,7 @@ def _pct(x: float | None) -> str:
 def _status(checks: Sequence[Mapping[str, Any]], prefix: str = "") -> str:
     missed = [c for c in checks if not c["met"]]
     if not missed:
-        return prefix or "met"
+        return prefix.rstrip("; ") or "met"
     return prefix + "; ".join(f"MISSED {c['what']} by {100 * c['missed_by']:.1f} pp" if c["missed_by"] is not None
                      else f"MISSED {c['what']} (no runs)" for c in missed)
 
@@ -33,7 +33,8 @@ def table_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
         ref = row["reference"]
         n, c = ref["runs"], ref["counts"]
         finding = ref.get("finding")
-        prefix = "" if finding is None else f"finding, reproduced {finding['reproduced']['count']}/{n}: {finding['reason']}; "
+        prefix = "" if finding is None else (
+            f"finding, reproduced {finding['reproduced']['count']}/{n} ({finding['reason'].removeprefix('finding: ')}); ")
         rows.append({
             "claim": row["claim"], "impl": ref["impl"], "role": "reference", "runs": n,
             "holds": share(c["holds"], n), "violated": share(c["violated"], n),

@@ -133,7 +133,7 @@ def test_a_recorded_finding_is_not_counted_as_false_alarms(monkeypatch):
     assert [c["what"] for c in row["reference"]["checks"]] == ["inconclusive rate"]
     assert not any(c["informative"] for c in row["controls"])
     table = render_markdown(data)
-    assert "finding, reproduced 4/4: the paper's rate does not reproduce" in table
+    assert "finding, reproduced 4/4 (the paper's rate does not reproduce)" in table
     assert "uninformative: the reference is violated too" in table
     assert "MISSED false-violation" not in table
 
