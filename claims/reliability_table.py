@@ -99,7 +99,7 @@ def render_markdown(data: Mapping[str, Any]) -> str:
         previous = r["claim"]
         impl = f"control `{r['impl']}`" if r["role"] == "control" else r["impl"]
         lines.append(f"|{claim} | {impl} | {r['runs']} | {r['holds']} | {r['violated']} | {r['inconclusive']} | "
-                     f"{r['error']} | {'<br>'.join(r['tested'])} | {'<br>'.join(r['target'])} | {r['status']} | "
+                     f"{r['error']} | {'<br>'.join(r['tested'])} | {'<br>'.join(r['target'])} | {r['status'].replace('|', '&#124;')} | "
                      f"{r['per_run']:.1f} |")
     note = bounds_note(data)
     if note:

@@ -125,7 +125,7 @@ def test_bad_usage_exits_2(args, words, capsys, tmp_path):
 def test_a_recorded_finding_is_not_counted_as_false_alarms(monkeypatch):
     monkeypatch.setattr(cal, "run_claim", lambda claim, impl, *a: {"verdict": "violated", "estimate": 1.0,
                                                                    "ci": [0.9, 1.1], "seconds": 0.1})
-    expected = {("reference", "smoke", "fake.claim"): ("violated", "the paper's rate does not reproduce"),
+    expected = {("reference", "smoke", "fake.claim"): ("violated", "the paper's rate does not reproduce (|s| > 1)"),
                 ("reference", "default", "fake.claim"): ("violated", "other budget: not used")}
     data = calibrate(FAKE, seeds=4, budget="smoke", expected=expected)
     (row,) = data["summary"]
@@ -133,7 +133,7 @@ def test_a_recorded_finding_is_not_counted_as_false_alarms(monkeypatch):
     assert [c["what"] for c in row["reference"]["checks"]] == ["inconclusive rate"]
     assert not any(c["informative"] for c in row["controls"])
     table = render_markdown(data)
-    assert "finding, reproduced 4/4 (the paper's rate does not reproduce)" in table
+    assert "finding, reproduced 4/4 (the paper's rate does not reproduce (&#124;s&#124; > 1))" in table
     assert "uninformative: the reference is violated too" in table
     assert "MISSED false-violation" not in table
 
