@@ -63,11 +63,12 @@ def _generator(spec: NetSpec, seed: int) -> torch.Generator:
     return gen
 
 
-def _check_tensor(impl: Any, spec: NetSpec, call: str, value: Any, shape: tuple[int, ...]) -> torch.Tensor:
+def _check_tensor(impl: Any, spec: NetSpec, call: str, value: Any, shape: tuple[int, ...],
+                  dims: str = "(S, L+1, B, n)") -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         raise _fail(impl, spec, f"{call} returned {type(value).__name__}; expected a torch.Tensor of shape {shape}")
     if tuple(value.shape) != shape:
-        raise _fail(impl, spec, f"{call} returned shape {tuple(value.shape)}; expected (S, L+1, B, n) = {shape}")
+        raise _fail(impl, spec, f"{call} returned shape {tuple(value.shape)}; expected {dims} = {shape}")
     if value.dtype != spec.torch_dtype:
         raise _fail(impl, spec, f"{call} returned dtype {value.dtype}; expected {spec.torch_dtype} (spec.dtype)")
     want = torch.device(spec.device)
@@ -98,19 +99,16 @@ def _check_weights(impl: Any, spec: NetSpec, net: Any, s: int) -> None:
     except Exception as exc:
         raise _fail(impl, spec, f"declares Capability.WEIGHTS but layer_weights() raised {type(exc).__name__}: {exc}") from exc
     n = spec.width
-    want = {"V": (s, spec.depth, n, n)}
+    want = {"V": ((s, spec.depth, n, n), "(S, L, n, n)")}
     if spec.block == "res3":
-        want["W"] = (s, spec.depth, n, n)
+        want["W"] = ((s, spec.depth, n, n), "(S, L, n, n)")
     if spec.input_dim is not None:
-        want["in"] = (s, n, spec.input_dim)
+        want["in"] = ((s, n, spec.input_dim), "(S, n, d)")
     if not isinstance(weights, dict) or not set(want) <= set(weights):
         got = sorted(weights) if isinstance(weights, dict) else type(weights).__name__
         raise _fail(impl, spec, f"layer_weights() returned {got}; expected a dict with keys {sorted(want)}")
-    for name, shape in want.items():
-        value = weights[name]
-        if isinstance(value, torch.Tensor) and tuple(value.shape) != shape:
-            raise _fail(impl, spec, f"layer_weights()[{name!r}] has shape {tuple(value.shape)}; expected {shape}")
-        _check_tensor(impl, spec, f"layer_weights()[{name!r}]", value, shape)
+    for name, (shape, dims) in want.items():
+        _check_tensor(impl, spec, f"layer_weights()[{name!r}]", weights[name], shape, dims)
 
 
 def _run(impl: Any, spec: NetSpec, seed: int, x: torch.Tensor, g_out: torch.Tensor | None) -> list[torch.Tensor]:

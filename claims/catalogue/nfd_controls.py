@@ -38,8 +38,6 @@ from reference_impl.controls import CONTROLS, Control, SpecDefect
 from reference_impl.protocol import Capability, NetSpec
 from reference_impl.training import Run, train
 
-Trainer = Callable[..., dict]
-
 
 @dataclass(frozen=True)
 class TrainingDefect(Control):
@@ -58,7 +56,7 @@ class TrainingDefect(Control):
         return train(spec, cfg, n_networks, generator, runs, **kw)
 
 
-def trainer_for(impl: Any) -> Trainer | None:
+def trainer_for(impl: Any) -> Callable[..., dict] | None:
     """The training method of ``impl`` (Capability.TRAIN_STEP and ``train_runs``), or None."""
     caps = getattr(impl, "capabilities", Capability(0))
     return getattr(impl, "train_runs", None) if Capability.TRAIN_STEP in caps else None

@@ -181,7 +181,7 @@ class WeightsOff:
 
 @pytest.mark.parametrize("fix, words", [
     (lambda w: {}, "expected a dict with keys ['V']"),
-    (lambda w: {"V": w["V"][:, :-1]}, "layer_weights()['V'] has shape"),
+    (lambda w: {"V": w["V"][:, :-1]}, "layer_weights()['V'] returned shape (2, 3, 8, 8); expected (S, L, n, n)"),
     (lambda w: {"V": w["V"].double()}, "dtype torch.float64"),
     (lambda w: {"V": w["V"] * float("nan")}, "NaN"),
 ])
