@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -11,7 +11,7 @@ import numpy as np
 from reference_impl.protocol import Capability, NetSpec
 
 BUDGETS = ("smoke", "default", "thorough")
-VERDICTS = ("holds", "violated", "inconclusive", "error", "not applicable")
+VERDICTS = ("holds", "violated", "inconclusive", "reading-dependent", "error", "not applicable")
 
 
 class ClaimError(ValueError):
@@ -114,6 +114,39 @@ Estimator = Callable[[Table, float], Estimate]
 
 
 @dataclass(frozen=True)
+class Reading:
+    """One way a careful reader could formalize a claim whose source cannot be read exactly.
+
+    Declared with the claim, before any data. ``params`` are merged into every budget's
+    ``Sweep.fixed`` (so they reach the measurement, the cache key and the cell seeds); any field
+    left ``None`` is the claim's own. ``degenerate`` (one line) marks a reading in which the claim
+    is true or false by construction (an exact symmetry, an identity): it is run and shown, and
+    left out of the headline verdict.
+    """
+
+    name: str
+    support: str  # one line: what in the source supports this reading
+    params: Mapping[str, Any] = field(default_factory=dict)
+    prediction: float | None = None
+    tolerance: float | None = None
+    tolerance_why: str | None = None
+    prediction_origin: str | None = None
+    estimand: str | None = None
+    quantity: str | None = None
+    degenerate: str = ""
+    sweeps: Mapping[str, "Sweep"] | None = None
+    measure: Measure | None = None
+    estimate: Estimator | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The declaration as plain data (results.json, the pinned readings file)."""
+        return {"name": self.name, "support": self.support, "params": dict(self.params),
+                "prediction": self.prediction, "tolerance": self.tolerance,
+                "prediction_origin": self.prediction_origin, "estimand": self.estimand,
+                "degenerate": self.degenerate}
+
+
+@dataclass(frozen=True)
 class Claim:
     """One executable claim: a pre-registered prediction, its tolerance, and how to measure it."""
 
@@ -135,6 +168,7 @@ class Claim:
     config_space: Callable[[], Any] | None = None  # hypothesis strategy of configs (property claims)
     examples: Mapping[str, int] = field(default_factory=dict)
     paper_numbers: tuple[Mapping[str, str], ...] = ()
+    readings: tuple[Reading, ...] = ()
 
     def __post_init__(self) -> None:
         missing = [b for b in BUDGETS if b not in self.sweeps]
@@ -144,11 +178,30 @@ class Claim:
             raise ClaimError(f"claim {self.id}: prediction_origin must be 'quoted' or 'derived'")
         if not (self.tolerance > 0 and math.isfinite(self.tolerance)):
             raise ClaimError(f"claim {self.id}: tolerance must be positive")
+        names = [r.name for r in self.readings]
+        if len(set(names)) != len(names):
+            raise ClaimError(f"claim {self.id}: reading names must be unique, got {names}")
+        if self.readings and all(r.degenerate for r in self.readings):
+            raise ClaimError(f"claim {self.id}: every reading is degenerate; nothing would decide the headline")
 
     def sweep(self, budget: str) -> Sweep:
         if budget not in self.sweeps:
             raise ClaimError(f"unknown budget {budget!r}; allowed: {', '.join(BUDGETS)}")
         return self.sweeps[budget]
+
+    def under(self, reading: Reading) -> "Claim":
+        """This claim as formalized by one of its readings: a plain claim with no readings."""
+        sweeps = reading.sweeps or self.sweeps
+        sweeps = {b: replace(sw, fixed={**sw.fixed, **reading.params}) for b, sw in sweeps.items()}
+        pick = lambda new, old: old if new is None else new  # noqa: E731
+        return replace(
+            self, readings=(), sweeps=sweeps,
+            prediction=pick(reading.prediction, self.prediction), tolerance=pick(reading.tolerance, self.tolerance),
+            tolerance_why=pick(reading.tolerance_why, self.tolerance_why),
+            prediction_origin=pick(reading.prediction_origin, self.prediction_origin),
+            estimand=pick(reading.estimand, self.estimand), quantity=pick(reading.quantity, self.quantity),
+            measure=pick(reading.measure, self.measure), estimate=pick(reading.estimate, self.estimate),
+        )
 
 
 _REGISTRY: dict[str, Claim] = {}
