@@ -175,7 +175,11 @@ def run_claim(
     execution: Execution | None = None,
 ) -> dict[str, Any]:
     """Run a claim: capability check, plug-in validation on a probe network (claims/validate.py),
-    then one test, or a property over its configuration class."""
+    then one test, or a property over its configuration class; a claim with readings runs each one."""
+    if claim.readings:
+        from .readings import run_readings
+
+        return run_readings(claim, impl, budget, seed, device, dtype, config, execution)
     missing = claim.requires & ~impl.capabilities
     if missing:
         entry = _entry(claim, budget)
