@@ -50,3 +50,16 @@ def _line(sub: Mapping[str, Any]) -> str:
     fmt = lambda v: "n/a" if v is None else f"{v:.4g}"  # noqa: E731
     tag = " (degenerate: not counted)" if sub.get("degenerate") else ""
     return f"{sub['reading']}{tag} {sub['verdict']} {fmt(est)} [{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
+def declared_readings() -> dict[str, list[dict[str, Any]]]:
+    """Every claim's declared readings as plain data, by claim id (pinned by a test)."""
+    from .spec import all_claims
+
+    return {c.id: [r.to_dict() for r in c.readings] for c in all_claims() if c.readings}
+
+
+if __name__ == "__main__":  # python -m claims.readings > tests/claims/catalogue/readings.json
+    import json
+
+    print(json.dumps(declared_readings(), indent=1, sort_keys=True, default=repr))
