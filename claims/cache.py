@@ -315,3 +315,75 @@ class CellCache:
         count = self._guard(lambda db: self._commit(db, "DELETE FROM cells"), 0, write=True)
         self._guard(lambda db: db.execute("VACUUM"), None, write=True)
         return count
+
+
+# ------------------------------------------------------------------------------------------------
+# audit: recompute a sample of entries
+# ------------------------------------------------------------------------------------------------
+AUDIT_RTOL = 1e-5  # recomputed numbers may differ by float reassociation (thread count), not more
+
+
+def _same(a: Any, b: Any, rtol: float = AUDIT_RTOL) -> bool:
+    """Equal JSON values, numbers up to ``rtol`` relative."""
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return a == b or abs(a - b) <= rtol * max(abs(a), abs(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k], rtol) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y, rtol) for x, y in zip(a, b))
+    return a == b
+
+
+def _recompute(key: str, recipe: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]] | None]:
+    """('recomputed', rows), or (why it cannot be recomputed by this code, None)."""
+    from dataclasses import replace
+
+    from .plugins import origin, resolve
+    from .run import measure_cell
+    from .spec import select
+    from .sweep import Cell
+
+    if not recipe.get("impl"):
+        return "skipped: the implementation was not chosen by name (--impl), so it cannot be rebuilt", None
+    impl, _ = resolve(recipe["impl"])
+    claim = select([recipe["claim"]])[0]
+    module, _, qualname = recipe["measure"].partition(":")
+    measure: Any = sys.modules.get(module) or importlib.import_module(module)
+    for part in qualname.split("."):
+        measure = getattr(measure, part, None)
+    claim = replace(claim, measure=measure or claim.measure)
+    inner = {k for sweep in claim.sweeps.values() for k in sweep.inner}
+    params = {k: tuple(v) if k in inner else v for k, v in recipe["params"].items()}
+    cell = Cell(recipe["index"], params, recipe["replicate"], recipe["seed"])
+    code = code_version(claim.measure, impl, origin(impl)[0]) or ""
+    if cell_key(claim.id, params, cell.replicate, cell.seed, recipe["networks"], impl, recipe["device"],
+                recipe["dtype"], code, origin(impl)[0]) != key:
+        return "skipped: written by other code or versions (this code never reads it)", None
+    rows = measure_cell(claim, impl, recipe["device"], recipe["dtype"], recipe["networks"], cell)
+    return "recomputed", json.loads(json.dumps(rows, sort_keys=True, default=repr))
+
+
+def audit(cache: CellCache, fraction: float, seed: int = 0) -> dict[str, Any]:
+    """Recompute a random ``fraction`` of the cache's entries (at least one when there are any) and
+    list those whose stored rows differ from the recomputed ones (a forged or stale-keyed entry)."""
+    import random
+
+    entries = list(cache.entries())
+    count = min(len(entries), max(1, round(fraction * len(entries)))) if entries else 0
+    sample = random.Random(seed).sample(entries, count)
+    report: dict[str, Any] = {"entries": len(entries), "sampled": count, "recomputed": 0, "differ": [], "skipped": []}
+    for key, rows, recipe in sample:
+        if recipe is None:
+            report["skipped"].append({"key": key[:12], "why": "no recipe (written by an older version)"})
+            continue
+        status, fresh = _recompute(key, recipe)
+        where = {"key": key[:12], "claim": recipe["claim"], "impl": recipe.get("impl"),
+                 "params": {k: v for k, v in recipe["params"].items() if not isinstance(v, list)},
+                 "replicate": recipe["replicate"]}
+        if fresh is None:
+            report["skipped"].append({**where, "why": status})
+            continue
+        report["recomputed"] += 1
+        if not _same(rows, fresh):
+            report["differ"].append({**where, "stored": rows, "recomputed": fresh})
+    return report

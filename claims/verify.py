@@ -112,6 +112,8 @@ def summary_line(entry: Mapping[str, Any]) -> str:
     """One line per claim: id, verdict, estimate with CI, prediction +- tolerance, seconds."""
     est, (lo, hi) = entry.get("estimate"), entry.get("ci") or (None, None)
     fmt = lambda v: "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.4g}"  # noqa: E731
+    cached = entry.get("cells_from_cache")
+    cached_text = f"  {cached}/{len(entry.get('cells') or [])} cells from cache" if cached else ""
     return (f"{entry['id']:<42} {entry['verdict'].upper():<14} est {fmt(est)} CI [{fmt(lo)}, {fmt(hi)}]  "
-            f"pred {entry['prediction']:g} +- {entry['tolerance']:g}  {entry.get('seconds', 0):.1f}s")
+            f"pred {entry['prediction']:g} +- {entry['tolerance']:g}  {entry.get('seconds', 0):.1f}s{cached_text}")
 

@@ -168,6 +168,7 @@ def _entry_view(claim: Mapping[str, Any], run_label: str, salt: str) -> dict[str
         "replicates": num(sweep.get("replicates")),
         "networks": num(sweep.get("networks")),
         "cells": len(cells),
+        "cells_from_cache": claim.get("cells_from_cache") if isinstance(claim.get("cells_from_cache"), int) else None,
         "figure": Markup(svg) if svg else None,
         "figure_title": title,
         "figure_error": figure_error,
