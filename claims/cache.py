@@ -20,8 +20,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import importlib.util
 import json
 import os
+import re
 import sqlite3
 import sys
 import sysconfig
@@ -87,66 +89,114 @@ def _files_digest(files: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _module_files(module: types.ModuleType) -> list[Path] | None:
-    """The source files a module stands for: every .py file of its top-level package when that is a
-    regular package (so a helper imported lazily inside a function is covered), else its own file;
-    None when there is no source file to read."""
-    top = sys.modules.get(module.__name__.split(".")[0])
-    top_file = getattr(top, "__file__", None)
-    if top is not None and top_file and hasattr(top, "__path__"):
-        return sorted(Path(top_file).parent.rglob("*.py"))
-    own = getattr(module, "__file__", None)
-    return [Path(own)] if own and Path(own).is_file() else None
+_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+(\.*[\w.]*)[ \t]+import[ \t]+\(?([\w., \t]*)|import[ \t]+([\w., \t]+))",
+                     re.MULTILINE)
 
 
-def _user_modules(names: list[str]) -> tuple[dict[str, types.ModuleType], list[str]]:
-    """The modules ``names`` outside the standard library and site-packages and (transitively) every
-    such module they import by name; plus the names of modules whose source cannot be read."""
-    found: dict[str, types.ModuleType] = {}
-    unknown: list[str] = []
-    todo = list(names)
-    while todo:
-        name = todo.pop()
-        if not name or name in found or name in unknown or name in sys.builtin_module_names:
+@functools.lru_cache(maxsize=4096)
+def _imports(path: str, mtime_ns: int, package: str) -> tuple[str, ...]:
+    """Absolute names of the modules one source file imports anywhere (top level or inside functions);
+    a line scan, not a parse: fast, and an extra name only costs a lookup."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ()
+    names: list[str] = []
+    for source, imported, plain in _IMPORT.findall(text):
+        if plain:
+            names += [part.split()[0] for part in plain.split(",") if part.strip()]
             continue
-        module = sys.modules.get(name) or sys.modules.get(name.split(".")[0])
-        if module is None:
-            unknown.append(name)
+        try:
+            base = importlib.util.resolve_name(source, package) if source.startswith(".") else source
+        except (ImportError, ValueError):
             continue
+        subs = [f"{base}.{part.split()[0]}" for part in imported.split(",") if part.strip()]
+        names += [base] + [sub for sub in subs if sub in sys.modules]
+    return tuple(n for n in names if n)
+
+
+def _files_of(name: str, origin: Path) -> list[tuple[Path, str]]:
+    """(file, its package) for the module ``name`` at ``origin``: every .py file of its top-level
+    package when that is a regular package (a helper imported lazily is covered too), else its file."""
+    top = name.split(".")[0]
+    root = origin.parent
+    for _ in range(name.count(".") + (origin.name == "__init__.py") - 1):
+        root = root.parent
+    if (root / "__init__.py").is_file() and (root.name == top):
+        out = []
+        for path in sorted(root.rglob("*.py")):
+            parts = path.relative_to(root.parent).with_suffix("").parts
+            package = ".".join(parts[:-1] if parts[-1] != "__init__" else parts[:-1])
+            out.append((path, package))
+        return out
+    return [(origin, name if origin.name == "__init__.py" else name.rpartition(".")[0])]
+
+
+def _origin(name: str, strict: bool) -> Path | None | bool:
+    """Source file of module ``name``; None: standard library, site-packages or not loadable (skip);
+    False: a module with no source to read (made at run time)."""
+    if name in sys.builtin_module_names:
+        return None
+    module = sys.modules.get(name)
+    if module is None and strict:
+        module = sys.modules.get(name.split(".")[0])  # an attribute's __module__ such as torch._C._nn
+    if module is not None:
         file = getattr(module, "__file__", None)
         if file is None:
             spec = getattr(module, "__spec__", None)
-            if spec is not None and spec.origin in ("built-in", "frozen"):
+            if spec is not None and (spec.origin in ("built-in", "frozen") or spec.submodule_search_locations):
+                return None  # builtin, frozen or a namespace package (its modules are found by name)
+            return False
+    else:
+        try:
+            spec = importlib.util.find_spec(name) if "." not in name or name.rpartition(".")[0] in sys.modules else None
+        except (ImportError, ValueError, AttributeError):
+            spec = None
+        file = spec.origin if spec is not None and spec.has_location else None
+        if file is None:
+            return None
+    path = Path(file)
+    return None if path.suffix != ".py" or _is_library(path) else path
+
+
+def _source_files(names: list[str]) -> list[Path] | None:
+    """Source files of the modules ``names`` and, transitively, of every module outside the standard
+    library and site-packages that they import or refer to; None when one of them has no source."""
+    files: dict[Path, None] = {}
+    seen: set[str] = set()
+    todo = [(n, True) for n in names]
+    while todo:
+        name, strict = todo.pop()
+        if not name or name in seen:
+            continue
+        seen.add(name)
+        origin = _origin(name, strict)
+        if origin is False:
+            return None
+        if origin is None or origin in files:
+            continue
+        for path, package in _files_of(name, origin):
+            if path in files:
                 continue
-            unknown.append(name)
-            continue
-        if _is_library(Path(file)):
-            continue
-        found[name] = module
-        for value in vars(module).values():
+            files[path] = None
+            todo += [(n, False) for n in _imports(str(path), path.stat().st_mtime_ns, package)]
+        module = sys.modules.get(name)
+        for value in vars(module).values() if module is not None else ():
             if isinstance(value, types.ModuleType):
-                todo.append(value.__name__)
+                todo.append((value.__name__, False))
             elif isinstance(getattr(value, "__module__", None), str):
-                todo.append(value.__module__)
-    return found, unknown
+                todo.append((value.__module__, True))
+    return sorted(files)
 
 
 def code_version(*objects: Any) -> str | None:
     """Hash of the source of this suite's packages and of every module outside the standard library
-    and site-packages that ``objects`` (a measurement, a plug-in, its factory) are defined in or
-    import: any change there invalidates cached cells. None when some such module has no readable
-    source (nothing can say the cache is current)."""
+    and site-packages that ``objects`` (a measurement, a plug-in, its factory) are defined in, import
+    or refer to: any change there invalidates cached cells. None when some such module has no
+    readable source (nothing can say the cache is current)."""
     names = [getattr(o, "__module__", None) or type(o).__module__ for o in objects if o is not None]
-    modules, unknown = _user_modules(names + [importlib.import_module(p).__name__ for p in SUITE_PACKAGES])
-    if unknown:
-        return None
-    files: dict[Path, None] = {}
-    for name in sorted(modules):
-        module_files = _module_files(modules[name])
-        if module_files is None:
-            return None
-        files.update(dict.fromkeys(module_files))
-    return _files_digest(sorted(files))
+    files = _source_files(names + list(SUITE_PACKAGES))
+    return None if files is None else _files_digest(files)
 
 
 def impl_identity(impl: Any, factory: Any = None) -> dict[str, Any]:
