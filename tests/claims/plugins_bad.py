@@ -2,6 +2,8 @@
 a sweep goes further (deeper networks), or in a way the probe alone cannot see."""
 from __future__ import annotations
 
+import time
+
 import torch
 
 from reference_impl import Capability, make_reference_dense
@@ -122,3 +124,15 @@ class ControlName(Broken):
         super().__init__("evil\x1b[2J\x07name")
         self.version = "1\r\n2"
 
+
+
+class SlowWhenDeep(Broken):
+    """Builds fBm-weight networks deeper than 16 only after a long sleep (a hung cell)."""
+
+    def __init__(self):
+        super().__init__("slow-deep")
+
+    def build(self, spec, n_networks, generator):
+        if _deep(spec) and spec.init == "fbm":
+            time.sleep(60)
+        return super().build(spec, n_networks, generator)
