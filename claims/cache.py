@@ -194,7 +194,8 @@ def code_version(*objects: Any) -> str | None:
     and site-packages that ``objects`` (a measurement, a plug-in, its factory) are defined in, import
     or refer to: any change there invalidates cached cells. None when some such module has no
     readable source (nothing can say the cache is current)."""
-    names = [getattr(o, "__module__", None) or type(o).__module__ for o in objects if o is not None]
+    objects = tuple(o.func if isinstance(o, functools.partial) else o for o in objects if o is not None)
+    names = [getattr(o, "__module__", None) or type(o).__module__ for o in objects]
     files = _source_files(names + list(SUITE_PACKAGES))
     return None if files is None else _files_digest(files)
 
@@ -426,7 +427,10 @@ def audit(cache: CellCache, fraction: float, seed: int = 0) -> dict[str, Any]:
         if recipe is None:
             report["skipped"].append({"key": key[:12], "why": "no recipe (written by an older version)"})
             continue
-        status, fresh = _recompute(key, recipe)
+        try:
+            status, fresh = _recompute(key, recipe)
+        except Exception as exc:  # the plug-in is gone or the cell now fails: nothing to compare with
+            status, fresh = f"skipped: cannot recompute ({type(exc).__name__}: {exc})", None
         where = {"key": key[:12], "claim": recipe["claim"], "impl": recipe.get("impl"),
                  "params": {k: v for k, v in recipe["params"].items() if not isinstance(v, list)},
                  "replicate": recipe["replicate"]}

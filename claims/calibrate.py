@@ -87,15 +87,18 @@ def _check(what: str, rate: dict[str, Any], bound: float, upper: bool) -> dict[s
             "demonstrated": rate["ci95"][1] <= bound if upper else rate["ci95"][0] >= bound}
 
 
-def projection(runs: Sequence[Mapping[str, Any]], prediction: float, tolerance: float) -> dict[str, Any] | None:
+def projection(runs: Sequence[Mapping[str, Any]], prediction: float | None, tolerance: float | None
+               ) -> dict[str, Any] | None:
     """Verdict rates implied by the spread of the K estimates (a projection, not a count).
 
     The estimates are fitted with a normal N(m, s^2); a new run's CI is taken as its estimate minus the
     mean lower half-width a and plus the mean upper half-width b of the K CIs. With the band
     [p - t, p + t]: holds when p - t + a <= estimate <= p + t - b, violated when the CI misses the
     band, inconclusive (the CI crosses the band's edge) otherwise. ``margin`` is how many s the mean
-    sits from the nearest estimate at which the verdict would change. None with fewer than 3 runs
-    that have an estimate and a CI, or no spread."""
+    sits from the nearest estimate at which the verdict would change. None without a band, with fewer
+    than 3 runs that have an estimate and a CI, or with no spread."""
+    if prediction is None or tolerance is None:
+        return None
     usable = [(r["estimate"], r["ci"]) for r in runs if r.get("estimate") is not None and r.get("ci")
               and None not in r["ci"]]
     if len(usable) < 3:
@@ -114,6 +117,10 @@ def projection(runs: Sequence[Mapping[str, Any]], prediction: float, tolerance: 
     return {"runs": len(usable), "mean": m, "sd": sd, "ci_below": below, "ci_above": above, "band": [lo, hi],
             "holds": holds, "violated": violated, "inconclusive": max(0.0, 1.0 - holds - violated),
             "margin": min(abs(m - e) for e in edges) / sd}
+
+
+def _band(claim: Any) -> tuple[float | None, float | None]:
+    return getattr(claim, "prediction", None), getattr(claim, "tolerance", None)
 
 
 def _listed(claim: Claim, only: Sequence[str] | None) -> tuple[str, ...]:
@@ -147,7 +154,7 @@ def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], refere
             },
             "controls": [],
         }
-        row["reference"]["projection"] = projection(ref, claim.prediction, claim.tolerance)
+        row["reference"]["projection"] = projection(ref, *_band(claim))
         if counts["error"]:
             row["reference"]["checks"].append(_check("error rate", _rate(counts["error"], n), 0.0, True))
         finding = findings.get(claim.id)
@@ -162,7 +169,7 @@ def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], refere
                 "control": name, "runs": len(ctl), "counts": c, "seconds": sum(r["seconds"] for r in ctl),
                 "checks": [_check("power (rejection rate)", _rate(c["violated"], len(ctl)), TARGETS["power_min"], False)],
                 "informative": "finding" not in row["reference"],
-                "projection": projection(ctl, claim.prediction, claim.tolerance),
+                "projection": projection(ctl, *_band(claim)),
             })
         out.append(row)
     return out

@@ -11,8 +11,7 @@ from claims.calibrate import TARGETS, all_met, calibrate, clopper_pearson
 from claims.reliability_table import render_markdown
 from claims.spec import Claim, Sweep, select
 
-FAKE = [types.SimpleNamespace(id="fake.claim", controls=("scale-exponent-off", "post-activation"), prediction=0.5,
-                              tolerance=0.05)]
+FAKE = [types.SimpleNamespace(id="fake.claim", controls=("scale-exponent-off", "post-activation"))]
 
 
 def scripted(calls):
@@ -166,6 +165,7 @@ def test_projection_tells_a_claim_far_inside_its_band_from_one_near_its_edge():
 
 def test_the_reliability_table_shows_the_projection_labelled_as_such(monkeypatch):
     monkeypatch.setattr(cal, "run_claim", scripted([]))
-    text = render_markdown(calibrate(FAKE, seeds=5, budget="smoke"))
+    banded = [types.SimpleNamespace(**vars(FAKE[0]), prediction=0.5, tolerance=0.05)]
+    text = render_markdown(calibrate(banded, seeds=5, budget="smoke"))
     assert "projected violated" in text and "normal fit of 5 estimates" in text and "projected power" in text
     assert "a projection, not a count" in text
