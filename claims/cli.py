@@ -327,7 +327,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             bar.clear()
         print(summary_line(results["claims"][-1]), flush=True)
 
-    print(f"implementation {printable(str(impl.name))} {printable(str(impl.version))} ({source}), budget {args.budget}, seed {args.seed}, device {args.device}, "
+    print(f"implementation {printable(str(impl.name))} ({source}), budget {args.budget}, seed {args.seed}, device {args.device}, "
           f"dtype {args.dtype}: {len(claims)} claim(s)", flush=True)
     try:
         results = verify(claims, impl, source, args.budget, args.seed, args.device, args.dtype, config, execution, save,
