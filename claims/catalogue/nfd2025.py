@@ -402,9 +402,11 @@ def estimate_sgd_depth(table: Table, level: float) -> Estimate:
                             (f"D{t}", "D_T output-level E[f_T(true) - f_T(dec)]", -2.0)])
 
 
-def depth_slope(table: Table, level: float, *, key: str, predicted: float, title: str, ylabel: str) -> Estimate:
-    """Slope of log |E key| on log L (one statistic of a reading; use through functools.partial)."""
-    return _slope_estimate(table, key, "depth", level, predicted, title, ylabel)
+def depth_slope(table: Table, level: float, *, key: str, predicted: float, title: str, ylabel: str,
+                extra: Sequence[tuple[str, str, float | None]] = ()) -> Estimate:
+    """Slope of log |E key| on log L (one statistic of a reading; use through functools.partial);
+    ``extra`` statistics go to the fit table."""
+    return _slope_estimate(table, key, "depth", level, predicted, title, ylabel, extra)
 
 
 def estimate_depth_error(table: Table, level: float) -> Estimate:
@@ -613,8 +615,9 @@ NORM_SRC = ("v1 via chatpaper.com/paper/221481: post-activation ResNets 'can exh
 NORM_TRAIN_SWEEPS = {b: Sweep(axes={}, replicates=r, networks=s, inner={"depth": d},
                               fixed={**BASE, "width": w, "activation": "relu"})
                      for b, r, s, d, w in (("smoke", 1, 64, (8, 32, 128), 32),
-                                           ("default", 2, 128, (8, 16, 32, 64, 128), 64),
-                                           ("thorough", 2, 512, (8, 16, 32, 64, 128, 256), 128))}
+                                           # default: about 22 s CPU per reading (lazy sampler, 1 thread)
+                                           ("default", 2, 64, (8, 16, 32, 64, 128), 64),
+                                           ("thorough", 2, 256, (8, 16, 32, 64, 128, 256), 128))}
 POST_FORMS = (("post-h", "h", "phi(h + a V h), the block of reference_impl/blocks.py (the source's block form is not "
                "readable)"),
               ("post-phi", "phi", "phi(h + a V phi(h)), the branch reading phi(h) as in the pre-activation block"))

@@ -84,7 +84,7 @@ GIA = register(Claim(
     estimand="log-log slope of |E[f_T(true) - f_T(independent)]| against depth L",
     prediction=GIA_PRED, tolerance=GIA_TOL, prediction_origin="derived", tolerance_why=GIA_WHY,
     sweeps={"smoke": _sw(1, 128, (4, 8, 16), 64),
-            "default": _sw(2, 256, (4, 8, 16, 32), 128),
+            "default": _sw(2, 128, (4, 8, 16, 32), 128),  # about 16 s CPU (three runs per cell)
             "thorough": _sw(2, 1024, (4, 8, 16, 32, 64, 128), 256)},
     measure=measure_gia,
     estimate=partial(depth_slope, key=f"independent_f{STEPS}", predicted=GIA_PRED,
@@ -122,8 +122,13 @@ COLLAPSE_SWEEPS = {"smoke": _sw(1, 128, (4, 8, 16), 64), "default": _sw(2, 256, 
 
 
 def _slope_of(key: str, predicted: float, what: str) -> Any:
+    """The slope estimator of one first-layer statistic; the output step |f_t - f_0| (t = 1, T) and the
+    other statistic go to the fit table (section 10's side effect of the correction)."""
+    other = [(f"{k}{STEPS}", label, None) for k, label in (("upd", "weight update"), ("chg", "total change"))
+             if f"{k}{STEPS}" != key]
     return partial(depth_slope, key=key, predicted=predicted, title=f"{what} against depth, {RES3}",
-                   ylabel=f"|{key}|")
+                   ylabel=f"|{key}|", extra=[*other, ("step1", "output step |f_1 - f_0|", None),
+                                             (f"step{STEPS}", f"output step |f_{STEPS} - f_0|", None)])
 
 
 COLLAPSE = register(Claim(
