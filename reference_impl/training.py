@@ -40,6 +40,9 @@ W_l^(L) = sum_{j<m} W_{m(l-1)+j+1}^(fine) / sqrt(m), m = fine_depth / L (law N(0
 depth 2L refines depth L. The paired decoupling noise eps and the independent copies are coupled
 across depths the same way.
 
+Other block forms (post-activation, two-layer res3) and runs that ask for feature records
+(``Run.record_features``) are trained by reference_impl.training_blocks (true backprop only).
+
 Paths: "dense" materialises the fine matrices; "lazy" draws every product W u / W^T g from its
 exact conditional law (reference_impl.lazy), never forming W. Both run the same code otherwise.
 """
