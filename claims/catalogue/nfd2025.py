@@ -16,6 +16,10 @@ regression task. The coupling statistics (derived, nfd2025.md section 2):
 
 Every fit uses per-cell means with their Monte Carlo covariance (networks within a cell), so the
 achieved standard errors are part of each fit; notes print them.
+
+Readings (nfd2025.md sections 11 to 13): nfd.sgd_coupling_depth under two SGD learning-rate
+conventions x three statistics x two times; nfd.preact_stable_postact_explodes at initialization and
+after depth-muP SGD, two post-activation block forms. The v1 claims are in nfd2025_v1.py.
 """
 from __future__ import annotations
 
