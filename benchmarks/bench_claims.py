@@ -1,4 +1,5 @@
-"""Every registered claim at the smoke budget: wall time (``time_``) and the science (``track_``).
+"""Every registered claim at the smoke budget: wall time (``time_``) and the science (``track_``);
+every claim's default-budget seconds (``ClaimDefault``) and one default sweep's peak memory per paper.
 
 The ``track_`` benchmarks follow scipy's ``optimize_linprog`` pattern (time the solve, track its
 accuracy): a nightly asv run records each claim's fitted estimate and its CI width at a fixed seed,
@@ -38,9 +39,9 @@ def _claim(claim_id: str):
     return next(c for c in all_claims() if c.id == claim_id)
 
 
-def _run(claim_id: str, impl_name: str = "reference") -> dict:
+def _run(claim_id: str, impl_name: str = "reference", budget: str = BUDGET) -> dict:
     impl, _ = resolve(impl_name)
-    return run_claim(_claim(claim_id), impl, BUDGET, SEED, "cpu", "float32")
+    return run_claim(_claim(claim_id), impl, budget, SEED, "cpu", "float32")
 
 
 def _summary(entry: dict, seconds: float) -> dict:
@@ -103,6 +104,67 @@ class ClaimSmoke:
         return 1.0 if self.result["verdict"] == "holds" else 0.0
 
     track_holds.unit = "verdict holds"
+
+    def track_seconds(self, cache, claim):
+        """Wall seconds of the smoke run in ``setup_cache`` (a slower commit shows as a step)."""
+        return self._checked("seconds")
+
+    track_seconds.unit = "seconds"
+
+
+# budget of the default-budget benchmarks; the quick CI pass runs their code path at smoke
+HEAVY_BUDGET = "smoke" if QUICK else "default"
+
+
+class ClaimDefault:
+    """Every claim once at the default budget (seed 0): its wall seconds, the figure issue 17's
+    catalogue target (<= 10 min for the whole default catalogue) is the sum of."""
+
+    params = [CLAIM_IDS]
+    param_names = ["claim"]
+    timeout = 1800
+    number = 1
+    repeat = 1
+    rounds = 1
+    warmup_time = 0.0
+
+    def setup_cache(self):
+        out = {}
+        for cid in CLAIM_IDS:
+            t0 = time.perf_counter()
+            _run(cid, budget=HEAVY_BUDGET)
+            out[cid] = time.perf_counter() - t0
+        return out
+
+    setup_cache.timeout = 3600
+
+    def track_seconds(self, cache, claim):
+        """Wall seconds of one default-budget run of this claim."""
+        if claim not in cache:
+            raise NotImplementedError(f"{claim} not in this run's selection")
+        return cache[claim]
+
+    track_seconds.unit = "seconds"
+
+
+# one default sweep per paper: the paper's claim with the largest default grid
+PAPER_SWEEPS = {"marion2022": "marion.phase_diagram", "nfd2025": "nfd.init_coupling_width",
+                "fischer2023": "fischer.kernel_recursion_finite_n"}
+
+
+class PaperSweepMemory:
+    """Peak memory of one default-budget sweep per paper (asv measures the process's max RSS)."""
+
+    params = [list(PAPER_SWEEPS)]
+    param_names = ["paper"]
+    timeout = 1800
+
+    def setup(self, paper):
+        if PAPER_SWEEPS[paper] not in CLAIM_IDS:
+            raise NotImplementedError(f"{PAPER_SWEEPS[paper]} not in this run's selection")
+
+    def peakmem_default_sweep(self, paper):
+        _run(PAPER_SWEEPS[paper], budget=HEAVY_BUDGET)
 
 
 class NaiveLoopSpeedup:
