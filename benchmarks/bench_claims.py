@@ -117,8 +117,8 @@ HEAVY_BUDGET = "smoke" if QUICK else "default"
 
 
 class ClaimDefault:
-    """Every claim once at the default budget (seed 0): its wall seconds, the figure issue 17's
-    catalogue target (<= 10 min for the whole default catalogue) is the sum of."""
+    """Every claim once at the default budget (seed 0): its wall seconds. Their sum is the whole
+    default catalogue's run time."""
 
     params = [CLAIM_IDS]
     param_names = ["claim"]
