@@ -328,8 +328,8 @@ PHASE = register(Claim(
     estimand="largest distance max_r |beta*(r) - predicted(r)| of the measured boundary from the predicted one",
     prediction=0.0, tolerance=PHASE_TOL, tolerance_why=PHASE_TOL_WHY, prediction_origin="derived",
     sweeps={b: Sweep(axes={"weights": tuple(phase_weights()), "depth": DEPTHS[b]}, inner={"beta_offset": PHASE_OFFSETS},
-                     replicates={"smoke": 6, "default": 6, "thorough": 12}[b],
-                     networks={"smoke": 64, "default": 64, "thorough": 128}[b],
+                     replicates={"smoke": 6, "default": 6, "thorough": 8}[b],
+                     networks={"smoke": 64, "default": 64, "thorough": 64}[b],
                      fixed={"width": 32, "pass": "forward"})
             for b in ("smoke", "default", "thorough")},
     measure=measure_phase, estimate=phase_boundary,
