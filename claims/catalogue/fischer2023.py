@@ -45,6 +45,7 @@ C0, DC = 0.9, 0.05  # default input correlation of the response and the half-wid
 LATTICE = 0.2  # spacing of the alpha lattice in log alpha (response_argmax; weak-sigma: 0.25, GRID = 9)
 GRID = 7  # lattice points a cell measures, centred on the predicted argmax
 FIT_HALF = 2  # lattice points each side of the measured maximum that the vertex fit uses
+GROUPS = 4  # a response cell reports its S networks as GROUPS independent groups (clusters of the fits)
 BIAS_READING = 0.05  # bias variance of the Vphi+bias reading
 
 NETWORKS: dict[str, dict[str, Any]] = {  # reading name -> NetSpec-level parameters (reach ctx.params)
@@ -165,7 +166,8 @@ def measure_response(ctx: CellContext) -> list[dict[str, Any]]:
                         input_scale="sigma_w2" if inp else "unit")
         net = ctx.impl.build(spec, ctx.networks, ctx.generator(0))
         chi = secant_response(net.trace(x)[:, -1])
-        rows.append({"scale": float(alpha), "c0": c0, "response": float(chi.mean()), "response_sd": float(chi.std())})
+        for g, part in enumerate(chi.chunk(GROUPS)):  # independent networks: GROUPS clusters per cell
+            rows.append({"scale": float(alpha), "c0": c0, "group": g, "response": float(part.mean())})
     return rows
 
 
@@ -213,7 +215,12 @@ def _vertex_fit(sub: Table, level: float) -> tuple[LinearFit, float]:
     centre = float(np.mean(np.unique(la)))
     u = la - centre
     y = np.log(np.clip(sub.col("response"), 1e-12, None))
-    return ols(np.column_stack([np.ones_like(u), u, u * u]), y, sub.col("cell"), level), centre
+    return ols(np.column_stack([np.ones_like(u), u, u * u]), y, clusters(sub), level), centre
+
+
+def clusters(table: Table) -> np.ndarray:
+    """Cluster labels (cell, group): independent networks; rows of one cluster share them across alpha."""
+    return np.array([f"{r['cell']}-{r.get('group', 0)}" for r in table.rows])
 
 
 def _vertex(fit: LinearFit, centre: float) -> tuple[float, list[tuple[float, float]]]:
@@ -329,13 +336,18 @@ def estimate_sigma_spread(table: Table, level: float) -> Estimate:
         "series": series}, notes=notes)
 
 
-MAP_C0 = (0.7, 0.8, 0.9, 0.95, 0.99)
-MAP_DEPTHS = tuple(int(round(x)) for x in np.geomspace(5, 5000, 25))
+MAP_C0 = (0.7, 0.8, 0.85, 0.9, 0.94)  # c0 + dc <= 1
+MAP_DEPTHS = (10, 25, 50, 100, 200, 400, 800, 1600)
 
 
 def range_map(params: Mapping[str, Any], sigma_w2: float = 1.0) -> dict[float, list[float]]:
     """Derived min over alpha in EMPIRICAL_RANGE of the gain share, per c0 (MAP_C0) and depth (MAP_DEPTHS)."""
-    args = theory_args(params, sigma_w2)
+    return _range_map(*network(params), sigma_w2)
+
+
+@lru_cache(maxsize=16)
+def _range_map(form: str, inp: bool, bias: float, sigma_w2: float) -> dict[float, list[float]]:
+    args = theory_args({"block": form, "input_layer": inp, "bias_var": bias}, sigma_w2)
     out: dict[float, list[float]] = {}
     for c0 in MAP_C0:
         vals = []
@@ -350,11 +362,11 @@ def range_map(params: Mapping[str, Any], sigma_w2: float = 1.0) -> dict[float, l
 
 
 def estimate_gain_share(table: Table, level: float) -> Estimate:
-    """min over depths and the empirical alphas of (chi(alpha) - 1) / (max_grid chi - 1), jackknife CI over cells.
+    """min over depths and the empirical alphas of (chi(alpha) - 1) / (max_grid chi - 1), jackknife CI.
 
-    chi is the mean over the cells of one depth (common random numbers within a cell); each depth's
-    share gets a leave-one-cell-out jackknife interval at the Bonferroni level; the minimum's set
-    is [min lo, min hi].
+    chi is the mean over the clusters (cell, group) of one depth (common random numbers within a
+    cluster); each depth's share gets a leave-one-cluster-out jackknife interval at the Bonferroni
+    level; the minimum's set is [min lo, min hi].
     """
     from scipy import stats as sps
 
@@ -364,10 +376,13 @@ def estimate_gain_share(table: Table, level: float) -> Estimate:
     values, los, his, rows, series = [], [], [], [], []
     for depth in depths:
         sub = table.where(depth=depth)
-        cells = sub.unique("cell")
+        labels = clusters(sub)
+        cells = sorted(set(labels))
         alphas = sub.unique("scale")
         idx = [alphas.index(a) for a in alphas if a in EMPIRICAL_RANGE]
-        resp = np.array([[sub.where(cell=c, scale=a).col("response")[0] for a in alphas] for c in cells])  # (C, A)
+        resp = np.zeros((len(cells), len(alphas)))  # (clusters, A)
+        for r, lab in zip(sub.rows, labels):
+            resp[cells.index(lab), alphas.index(r["scale"])] = r["response"]
 
         def share(block: np.ndarray) -> float:
             curve = block.mean(axis=0)
@@ -402,25 +417,24 @@ def estimate_gain_share(table: Table, level: float) -> Estimate:
 
 def _coefficient_estimator(column: str, derived: Callable[[Mapping[str, Any], int], float], what: str,
                            ) -> Callable[[Table, float], Estimate]:
-    """Estimator: max over depths of |mean(column) / derived(L) - 1|, simultaneous normal intervals.
+    """Estimator: max over depths of |mean(column) / derived(L) - 1|, simultaneous t intervals.
 
-    Per depth the replicate cells (independent inputs and networks) are combined with inverse-variance
-    weights from each cell's own standard error (``column + "_se"``, over its S independent networks);
-    the interval is normal at the Bonferroni level over depths.
+    Per depth, the mean over replicate cells with its t(R - 1) interval at the Bonferroni level over
+    depths: each cell has its own input, and the coefficients vary from input to input (O(n^-1/2)),
+    so the spread between cells, not the networks within one, sets the interval.
     """
     from scipy import stats as sps
 
     def estimate(table: Table, level: float) -> Estimate:
         depths = table.unique("depth")
-        z = float(sps.norm.ppf(0.5 + (1 - (1 - level) / len(depths)) / 2))
+        per_level = 1 - (1 - level) / len(depths)
         fixed = table.rows[0]
         los, his, values, rows, means, errs = [], [], [], [], [], []
         for depth in depths:
-            sub = table.where(depth=depth)
-            wts = 1.0 / np.maximum(sub.col(column + "_se"), 1e-300) ** 2
+            vals = table.where(depth=depth).col(column)
             ref = derived(fixed, depth)
-            m = float(np.sum(wts * sub.col(column)) / np.sum(wts))
-            half = z / math.sqrt(float(np.sum(wts)))
+            m = float(np.mean(vals))
+            half = float(sps.t.ppf(0.5 + per_level / 2, len(vals) - 1)) * float(np.std(vals, ddof=1)) / math.sqrt(len(vals))
             lo, hi = _distance_range([((m - half) / ref - 1.0, (m + half) / ref - 1.0)])
             los.append(lo)
             his.append(hi)
@@ -489,8 +503,8 @@ KERNEL = register(Claim(
                   "that and rejects the fresh-input coefficient (40% larger) and the weight laws whose coefficient "
                   "differs by O(1).",
     prediction_origin="derived",
-    sweeps=_kernel_sweeps({"smoke": 8192, "default": 8192, "thorough": 32768}, {"smoke": 2, "default": 4,
-                                                                               "thorough": 6}),
+    sweeps=_kernel_sweeps({"smoke": 8192, "default": 8192, "thorough": 16384}, {"smoke": 3, "default": 6,
+                                                                               "thorough": 10}),
     measure=measure_kernel, estimate=_coefficient_estimator("n_dev", _kappa, "N (E K^_L - K_L)"),
     controls=("scale-twice", "fan-in-plus-one"),
     requires=Capability.FORWARD_TRACE,
@@ -513,8 +527,8 @@ KERNEL_VARIANCE = register(Claim(
                   "percent per unit of depth-accumulated coupling (Monte Carlo at q0 = 1, L = 8: 8% high). 0.15 "
                   "covers it; orthogonal weights (no fluctuation of |V x|) remove a term of the same order as V_L.",
     prediction_origin="derived",
-    sweeps=_kernel_sweeps({"smoke": 2048, "default": 2048, "thorough": 8192}, {"smoke": 2, "default": 4,
-                                                                             "thorough": 6}),
+    sweeps=_kernel_sweeps({"smoke": 512, "default": 512, "thorough": 1024}, {"smoke": 6, "default": 12,
+                                                                           "thorough": 20}),
     measure=measure_kernel, estimate=_coefficient_estimator("n_var", _nvar, "N Var(K^_L)"),
     controls=("shared-weights",),
     requires=Capability.FORWARD_TRACE,
