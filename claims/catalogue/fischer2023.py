@@ -44,8 +44,8 @@ Q0 = 1.0  # input variance per coordinate (before an input layer)
 C0, DC = 0.9, 0.05  # default input correlation of the response and the half-width of its secant
 LATTICE = 0.2  # spacing of the alpha lattice in log alpha (response_argmax; weak-sigma: 0.25, GRID = 9)
 GRID = 7  # lattice points a cell measures, centred on the predicted argmax
-FIT_HALF = 2  # lattice points each side of the measured maximum that the vertex fit uses
-GROUPS = 4  # a response cell reports its S networks as GROUPS independent groups (clusters of the fits)
+FIT_HALF = 3  # lattice points each side of the measured maximum that the vertex fit uses
+GROUPS = 8  # a response cell reports its S networks as GROUPS independent groups (clusters of the fits)
 BIAS_READING = 0.05  # bias variance of the Vphi+bias reading
 
 NETWORKS: dict[str, dict[str, Any]] = {  # reading name -> NetSpec-level parameters (reach ctx.params)
@@ -337,11 +337,12 @@ def estimate_sigma_spread(table: Table, level: float) -> Estimate:
 
 
 MAP_C0 = (0.7, 0.8, 0.85, 0.9, 0.94)  # c0 + dc <= 1
-MAP_DEPTHS = (10, 25, 50, 100, 200, 400, 800, 1600)
+MAP_DEPTHS = tuple(int(round(x)) for x in np.geomspace(5, 5000, 49))
 
 
 def range_map(params: Mapping[str, Any], sigma_w2: float = 1.0) -> dict[float, list[float]]:
-    """Derived min over alpha in EMPIRICAL_RANGE of the gain share, per c0 (MAP_C0) and depth (MAP_DEPTHS)."""
+    """Derived (continuum limit) min over alpha in EMPIRICAL_RANGE of the gain share, per c0 (MAP_C0) and
+    depth (MAP_DEPTHS); nan where the response has no interior maximum."""
     return _range_map(*network(params), sigma_w2)
 
 
@@ -350,15 +351,21 @@ def _range_map(form: str, inp: bool, bias: float, sigma_w2: float) -> dict[float
     args = theory_args({"block": form, "input_layer": inp, "bias_var": bias}, sigma_w2)
     out: dict[float, list[float]] = {}
     for c0 in MAP_C0:
-        vals = []
-        for depth in MAP_DEPTHS:
-            try:
-                vals.append(float(np.min(theory.response_gain(depth, np.array(EMPIRICAL_RANGE), sigma_w2, args["q0"], c0,
-                                                               args["bias_var"], ACT, DC, args["form"]))))
-            except ValueError:  # no interior optimum at this (L, c0): no range of maximal sensitivity
-                vals.append(math.nan)
-        out[c0] = vals
+        log_chi, lam = theory.continuum_log_response(sigma_w2, args["q0"], c0, args["bias_var"], ACT, DC, form)
+        try:
+            top = predicted_alpha_star(MAP_DEPTHS[0], sigma_w2, c0, {"block": form, "input_layer": inp, "bias_var": bias})
+        except ValueError:  # no interior optimum: no range of maximal sensitivity
+            out[c0] = [math.nan] * len(MAP_DEPTHS)
+            continue
+        chi_max = math.exp(log_chi(top**2 * lam * MAP_DEPTHS[0]))
+        out[c0] = [min((math.exp(log_chi(a * a * lam * d)) - 1.0) / (chi_max - 1.0) for a in EMPIRICAL_RANGE)
+                   for d in MAP_DEPTHS]
     return out
+
+
+def _window(depths: Sequence[int], shares: Sequence[float]) -> str:
+    inside = [d for d, v in zip(depths, shares) if v >= 0.5]
+    return f"L in [{min(inside)}, {max(inside)}]" if inside else "none"
 
 
 def estimate_gain_share(table: Table, level: float) -> Estimate:
@@ -409,10 +416,8 @@ def estimate_gain_share(table: Table, level: float) -> Estimate:
                  "range of maximal sensitivity), against depth, per input correlation c0",
         "xlabel": "depth L (residual blocks)", "ylabel": "min gain share at alpha = 0.1, 0.3", "xlog": True,
         "ylog": False, "series": series},
-        notes="derived window where the share >= 0.5: " + "; ".join(
-            f"c0={c0:g}: " + (f"L in [{min(d for d, v in zip(MAP_DEPTHS, grid[c0]) if v >= 0.5)}, "
-                              f"{max(d for d, v in zip(MAP_DEPTHS, grid[c0]) if v >= 0.5)}]"
-                              if any(v >= 0.5 for v in grid[c0]) else "none") for c0 in MAP_C0))
+        notes="derived (continuum) window where the share >= 0.5: "
+              + "; ".join(f"c0={c0:g}: {_window(MAP_DEPTHS, grid[c0])}" for c0 in MAP_C0))
 
 
 def _coefficient_estimator(column: str, derived: Callable[[Mapping[str, Any], int], float], what: str,
@@ -541,8 +546,9 @@ KERNEL_VARIANCE = register(Claim(
 # 2. response argmax against the continuum formula -----------------------------------------------------
 ARGMAX_GRID = {"smoke": ((50,), (0.5, 4.0), (0.9,)), "default": ((50, 100), (0.5, 4.0), (0.9,)),
                "thorough": ((50, 100, 200), (0.5, 2.0, 8.0), (0.85, 0.9))}
-ARGMAX_SIZE = {"smoke": (3, 16, 128), "default": (3, 16, 128), "thorough": (6, 48, 256)}  # replicates, S, width
-ARGMAX_READINGS = ("Vphi+input", "Vphi+bias", "phiW", "phiW+input")  # sigma_w is not a relabelling in these
+ARGMAX_SIZE = {"smoke": (2, 32, 128), "default": (2, 48, 128), "thorough": (4, 96, 256)}  # replicates, S, width
+# sigma_w is not a relabelling in these; phiW has the mean field of Vphi+input (fischer2023.md section 3)
+ARGMAX_READINGS = ("Vphi+input", "Vphi+bias", "phiW+input")
 
 
 def _argmax_sweeps(params: Mapping[str, Any]) -> dict[str, Sweep]:
@@ -569,7 +575,7 @@ ARGMAX = register(Claim(
                   "curve). A wrong depth exponent, alpha applied twice or sigma_w ignored move the argmax by "
                   ">= 0.35.",
     prediction_origin="derived",
-    sweeps=_argmax_sweeps(NETWORKS["phiW"]),
+    sweeps=_argmax_sweeps(NETWORKS["phiW+input"]),
     measure=measure_response, estimate=argmax_deviation(predicted_alpha_star),
     controls=("scale-twice", "fischer-hidden-depth-scaling"),
     requires=Capability.FORWARD_TRACE,
@@ -584,7 +590,7 @@ ARGMAX = register(Claim(
 # 3. weak dependence on sigma_w^2 --------------------------------------------------------------------------
 SIGMA_DEPTH = 25
 SIGMAS = {"smoke": (0.5, 16.0), "default": (0.5, 4.0, 16.0), "thorough": (0.5, 1.41, 4.0, 16.0)}
-SIGMA_SIZE = {"smoke": (3, 16, 128), "default": (3, 16, 128), "thorough": (6, 48, 256)}
+SIGMA_SIZE = {"smoke": (2, 32, 128), "default": (2, 48, 128), "thorough": (4, 96, 256)}
 NAIVE_SPREAD = 0.5 * math.log(32.0)  # log(max/min alpha*) of alpha* ~ sigma_w^-1 over sigma_w^2 in [0.5, 16]
 
 
@@ -626,7 +632,7 @@ SIGMA = register(Claim(
 # 4. empirical range inside the range of maximal sensitivity, at practical depths -----------------------
 EMPIRICAL_RANGE = (0.1, 0.3)
 RANGE_DEPTHS = {"smoke": (25,), "default": (25, 100), "thorough": (25, 100, 400)}
-RANGE_SIZE = {"smoke": (3, 16, 128), "default": (4, 16, 128), "thorough": (8, 40, 256)}
+RANGE_SIZE = {"smoke": (2, 16, 128), "default": (3, 32, 128), "thorough": (6, 64, 256)}
 RANGE_READINGS = ("Vphi", "Vphi+bias", "phiW")  # at sigma_w^2 = 1 the input layer changes nothing in the mean field
 
 

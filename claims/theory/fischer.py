@@ -26,7 +26,7 @@ with tau* the point where the last layer's slope of the correlation map crosses 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from scipy.integrate import solve_ivp
@@ -182,19 +182,16 @@ def alpha_star_formula(depth: int, sigma_w2: float = 1.0, q0: float = 1.0, c0: f
     return math.sqrt(continuum_tau_star(q0, c0, bias_var / sigma_w2, activation) / (sigma_w2 * depth))
 
 
-def continuum_alpha_star(depth: int, sigma_w2: float = 1.0, q0: float = 1.0, c0: float = 0.9, bias_var: float = 0.0,
-                         activation: str = "erf", dc: float = 0.0, form: str = "res1", t_max: float = 2e3) -> float:
-    """alpha* of the continuum limit: sqrt(tau* / (lam L)), tau* = argmax over tau of the response.
+def continuum_log_response(sigma_w2: float = 1.0, q0: float = 1.0, c0: float = 0.9, bias_var: float = 0.0,
+                           activation: str = "erf", dc: float = 0.0, form: str = "res1", t_max: float = 2e3,
+                           ) -> tuple[Callable[[float], float], float]:
+    """(log chi as a function of tau, lam) in the continuum limit t = alpha^2 lam l, lam = sigma_w2 (res1) or 1 (res1w).
 
-    With t = alpha^2 lam l (lam = sigma_w2 for res1, 1 for res1w) the recursion becomes the ODE
-    dK/dt = E[b^2] / lam, dK12/dt = E[b_a b_b] / lam (``branch_kernel``), and the response (the
-    derivative, d log chi / dt = slope / lam - (dK/dt) / K, or the secant of c = K12 / K over
-    c0 +- dc) is a function of tau = alpha^2 lam L alone; its maximum over tau (a log grid refined
-    by a bounded scalar search on the dense ODE solution) gives alpha* = sqrt(tau* / (lam L)).
+    The recursion becomes the ODE dK/dt = E[b^2] / lam, dK12/dt = E[b_a b_b] / lam (``branch_kernel``);
+    the response (the derivative: d log chi / dt = slope / lam - (dK/dt) / K; or the secant of
+    c = K12 / K over c0 +- dc) depends on alpha, sigma_w2 and L only through tau = alpha^2 lam L.
     """
-    from scipy.optimize import minimize_scalar
-
-    _check(depth, q0, sigma_w2, bias_var)
+    _check(1, q0, sigma_w2, bias_var)
     lam = sigma_w2 if form == "res1" else 1.0
     c_lo, c_hi = (c0 - dc, c0 + dc) if dc > 0 else (c0, c0)
 
@@ -207,18 +204,29 @@ def continuum_alpha_star(depth: int, sigma_w2: float = 1.0, q0: float = 1.0, c0:
     y0 = np.array([q0, q0 * c_lo, q0 * c_hi, 0.0])
     sol = solve_ivp(rhs, (0.0, t_max), y0, dense_output=True, rtol=1e-9, atol=1e-11)
 
-    def log_chi(log_tau: float) -> float:
-        k, k12a, k12b, log_prod = sol.sol(math.exp(log_tau))
+    def log_chi(tau: float) -> float:
+        k, k12a, k12b, log_prod = sol.sol(tau)
         if dc > 0:
             return math.log(max((k12b - k12a) / k / (2.0 * dc), 1e-300))
         return math.log(q0 / k) + log_prod
 
+    return log_chi, lam
+
+
+def continuum_alpha_star(depth: int, sigma_w2: float = 1.0, q0: float = 1.0, c0: float = 0.9, bias_var: float = 0.0,
+                         activation: str = "erf", dc: float = 0.0, form: str = "res1", t_max: float = 2e3) -> float:
+    """alpha* of the continuum limit: sqrt(tau* / (lam L)), tau* = argmax over tau of the response
+    (``continuum_log_response``; a log grid refined by a bounded scalar search)."""
+    from scipy.optimize import minimize_scalar
+
+    _check(depth, q0, sigma_w2, bias_var)
+    log_chi, lam = continuum_log_response(sigma_w2, q0, c0, bias_var, activation, dc, form, t_max)
     grid = np.linspace(math.log(1e-2), math.log(t_max), 200)
-    vals = np.array([log_chi(g) for g in grid])
+    vals = np.array([log_chi(math.exp(g)) for g in grid])
     i = int(np.argmax(vals))
     if i in (0, len(grid) - 1):
         raise ValueError(f"the continuum response has no interior maximum for q0={q0}, c0={c0}, form={form}")
-    best = minimize_scalar(lambda g: -log_chi(g), bounds=(grid[i - 1], grid[i + 1]), method="bounded",
+    best = minimize_scalar(lambda g: -log_chi(math.exp(g)), bounds=(grid[i - 1], grid[i + 1]), method="bounded",
                            options={"xatol": 1e-10})
     return math.sqrt(math.exp(best.x) / (lam * depth))
 
