@@ -42,7 +42,7 @@ DERIVED = "derived here (fischer2023.md), not quoted from the paper"
 ACT = "erf"
 Q0 = 1.0  # input variance per coordinate (before an input layer)
 C0, DC = 0.9, 0.05  # default input correlation of the response and the half-width of its secant
-LATTICE = 0.2  # spacing of the alpha lattice in log alpha (response_argmax; weak-sigma: 0.25, GRID = 9)
+LATTICE = 0.2  # spacing of the alpha lattice in log alpha (response_argmax; weak-sigma: 0.25 with 11 points)
 GRID = 7  # lattice points a cell measures, centred on the predicted argmax
 FIT_HALF = 3  # lattice points each side of the measured maximum that the vertex fit uses
 GROUPS = 8  # a response cell reports its S networks as GROUPS independent groups (clusters of the fits)
@@ -223,18 +223,20 @@ def clusters(table: Table) -> np.ndarray:
     return np.array([f"{r['cell']}-{r.get('group', 0)}" for r in table.rows])
 
 
-def _vertex(fit: LinearFit, centre: float) -> tuple[float, list[tuple[float, float]]]:
-    """Vertex log alpha^ = centre - b1 / (2 b2): value and Fieller confidence set."""
+def _vertex(fit: LinearFit, centre: float) -> tuple[float, list[tuple[float, float]], float]:
+    """Vertex log alpha^ = centre - b1 / (2 b2): value, Fieller confidence set, delta-method standard error."""
     b, v = fit.params, fit.cov
     pieces = fieller_ratio(-b[1], 2 * b[2], v[1, 1], 4 * v[2, 2], -2 * v[1, 2], fit.t_crit)
     value = centre - b[1] / (2 * b[2]) if b[2] != 0 else math.nan
-    return float(value), [(lo + centre, hi + centre) for lo, hi in pieces]
+    grad = np.array([0.0, -1 / (2 * b[2]), b[1] / (2 * b[2] ** 2)]) if b[2] != 0 else np.full(3, math.nan)
+    return float(value), [(lo + centre, hi + centre) for lo, hi in pieces], float(math.sqrt(max(grad @ v @ grad, 0.0)))
 
 
 def _distance_range(pieces: list[tuple[float, float]]) -> tuple[float, float]:
     """(min, max) of |d| over a confidence set of d given as intervals."""
     if not pieces:
         return (math.nan, math.nan)
+    pieces = [(min(a, b), max(a, b)) for a, b in pieces]
     lo = min(0.0 if a <= 0 <= b else min(abs(a), abs(b)) for a, b in pieces)
     hi = max(max(abs(a), abs(b)) for a, b in pieces)
     return lo, hi
@@ -283,7 +285,7 @@ def argmax_deviation(formula: Callable[..., float]) -> Callable[[Table, float], 
         for depth, s2, c0 in configs:
             sub = _sub(table, depth, s2, c0)
             fit, centre = _vertex_fit(sub, per_level)
-            value, pieces = _vertex(fit, centre)
+            value, pieces, _ = _vertex(fit, centre)
             ref = math.log(formula(depth, s2, c0, params))
             lo, hi = _distance_range([(a - ref, b - ref) for a, b in pieces])
             los.append(lo)
@@ -306,9 +308,11 @@ def argmax_deviation(formula: Callable[..., float]) -> Callable[[Table, float], 
 
 
 def estimate_sigma_spread(table: Table, level: float) -> Estimate:
-    """log(max alpha* / min alpha*) over the sweep's sigma_w^2 values, simultaneous (Bonferroni) Fieller sets.
+    """log(max alpha* / min alpha*) over the sweep's sigma_w^2 values, simultaneous (Bonferroni) intervals.
 
-    Given every vertex in its set, the spread lies in [max(0, max lo - min hi), max hi - min lo].
+    Each vertex gets a delta-method interval v +- t se (Fieller sets, exact but unbounded whenever the
+    curvature is not significant at the Bonferroni level, left every smoke run undecided); given
+    every vertex in its interval, the spread lies in [max(0, max lo - min hi), max hi - min lo].
     """
     params = _params(table)
     configs = _configs(table)
@@ -317,8 +321,8 @@ def estimate_sigma_spread(table: Table, level: float) -> Estimate:
     for depth, s2, c0 in configs:
         sub = _sub(table, depth, s2, c0)
         fit, centre = _vertex_fit(sub, per_level)
-        value, pieces = _vertex(fit, centre)
-        lo, hi = hull(pieces)
+        value, _, se = _vertex(fit, centre)
+        lo, hi = value - fit.t_crit * se, value + fit.t_crit * se
         verts.append(value)
         los.append(lo)
         his.append(hi)
@@ -590,7 +594,7 @@ ARGMAX = register(Claim(
 # 3. weak dependence on sigma_w^2 --------------------------------------------------------------------------
 SIGMA_DEPTH = 25
 SIGMAS = {"smoke": (0.5, 16.0), "default": (0.5, 4.0, 16.0), "thorough": (0.5, 1.41, 4.0, 16.0)}
-SIGMA_SIZE = {"smoke": (2, 32, 128), "default": (2, 48, 128), "thorough": (4, 96, 256)}
+SIGMA_SIZE = {"smoke": (4, 48, 128), "default": (3, 48, 128), "thorough": (4, 96, 256)}
 NAIVE_SPREAD = 0.5 * math.log(32.0)  # log(max/min alpha*) of alpha* ~ sigma_w^-1 over sigma_w^2 in [0.5, 16]
 
 
@@ -599,7 +603,7 @@ def _sigma_sweeps(params: Mapping[str, Any]) -> dict[str, Sweep]:
     for b, sigmas in SIGMAS.items():
         reps, nets, width = SIGMA_SIZE[b]
         out[b] = Sweep(axes={"sigma_w2": sigmas}, replicates=reps, networks=nets,
-                       fixed={"width": width, "depth": SIGMA_DEPTH, "c0": C0, "grid": 9, "lattice": 0.25, "beta": 0.0,
+                       fixed={"width": width, "depth": SIGMA_DEPTH, "c0": C0, "grid": 11, "lattice": 0.25, "beta": 0.0,
                               "activation": ACT, "preact": True, **params})
     return out
 
@@ -620,7 +624,7 @@ SIGMA = register(Claim(
     prediction_origin="derived",
     sweeps=_sigma_sweeps(NETWORKS["phiW+input"]),
     measure=measure_response, estimate=estimate_sigma_spread,
-    controls=("fischer-sigma-squared",),
+    controls=("fischer-weight-outside",),
     requires=Capability.FORWARD_TRACE,
     readings=_readings(tuple(NETWORKS), _sigma_sweeps, degenerate={"Vphi": SYMMETRIC}),
     paper_numbers=(
