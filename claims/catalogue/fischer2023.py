@@ -116,17 +116,17 @@ def alpha_grid(depth: int, sigma_w2: float, c0: float = C0, params: Mapping[str,
     return tuple(float(f"{math.exp(step * k):.6g}") for k in range(k0 - half, k0 + half + 1))
 
 
-RANGE_POINTS = ("0.1", "0.3", "0.8 top", "top", "1.25 top")  # the range claim's alphas; top = predicted argmax
+TOP_FACTORS = (0.8, 1.0, 1.25)  # the range claim also measures these multiples of the predicted argmax
 
 
 def cell_alphas(p: Mapping[str, Any]) -> list[float]:
-    """The alphas a response cell measures: its lattice grid (``grid`` inner axis), or the empirical range
-    and the predicted top (``point`` inner axis). Computed per cell, so nothing is solved at import."""
+    """The alphas a response cell measures: its lattice grid around the predicted argmax, or (range claim,
+    an explicit ``scale`` inner axis) those alphas and TOP_FACTORS times the predicted argmax.
+    Computed per cell, so nothing is solved at import."""
     depth, s2, c0 = int(p["depth"]), float(p["sigma_w2"]), float(p.get("c0", C0))
-    if "point" in p:
+    if "scale" in p:
         top = predicted_alpha_star(depth, s2, c0, p)
-        factor = {"0.8 top": 0.8 * top, "top": top, "1.25 top": 1.25 * top}
-        return sorted({float(f"{factor[q]:.6g}") if q in factor else float(q) for q in p["point"]})
+        return sorted({*map(float, p["scale"]), *(float(f"{f * top:.6g}") for f in TOP_FACTORS)})
     return list(alpha_grid(depth, s2, c0, p, int(p.get("grid", GRID)), float(p.get("lattice", LATTICE))))
 
 
@@ -581,7 +581,7 @@ ARGMAX = register(Claim(
     prediction_origin="derived",
     sweeps=_argmax_sweeps(NETWORKS["phiW+input"]),
     measure=measure_response, estimate=argmax_deviation(predicted_alpha_star),
-    controls=("scale-twice", "fischer-hidden-depth-scaling"),
+    controls=("fischer-hidden-depth-scaling",),
     requires=Capability.FORWARD_TRACE,
     readings=_readings(ARGMAX_READINGS, _argmax_sweeps),
     paper_numbers=(
@@ -644,7 +644,7 @@ def _range_sweeps(params: Mapping[str, Any]) -> dict[str, Sweep]:
     out = {}
     for b, depths in RANGE_DEPTHS.items():
         reps, nets, width = RANGE_SIZE[b]
-        out[b] = Sweep(axes={"depth": depths}, replicates=reps, networks=nets, inner={"point": RANGE_POINTS},
+        out[b] = Sweep(axes={"depth": depths}, replicates=reps, networks=nets, inner={"scale": EMPIRICAL_RANGE},
                        fixed={"width": width, "sigma_w2": 1.0, "c0": C0, "beta": 0.0, "activation": ACT,
                               "preact": True, **params})
     return out
