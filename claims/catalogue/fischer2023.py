@@ -594,7 +594,7 @@ ARGMAX = register(Claim(
 # 3. weak dependence on sigma_w^2 --------------------------------------------------------------------------
 SIGMA_DEPTH = 25
 SIGMAS = {"smoke": (0.5, 16.0), "default": (0.5, 4.0, 16.0), "thorough": (0.5, 1.41, 4.0, 16.0)}
-SIGMA_SIZE = {"smoke": (4, 48, 128), "default": (3, 48, 128), "thorough": (4, 96, 256)}
+SIGMA_SIZE = {"smoke": (4, 48, 128), "default": (4, 48, 128), "thorough": (6, 96, 256)}
 NAIVE_SPREAD = 0.5 * math.log(32.0)  # log(max/min alpha*) of alpha* ~ sigma_w^-1 over sigma_w^2 in [0.5, 16]
 
 
