@@ -82,7 +82,7 @@ def theory_args(params: Mapping[str, Any], sigma_w2: float) -> dict[str, Any]:
     return {"q0": Q0 * (sigma_w2 if inp else 1.0), "bias_var": bias, "activation": ACT, "form": form}
 
 
-# ----------------------------------------------------------------------------- theory helpers
+# ----------------------------------------------------------------------------- predictions
 @lru_cache(maxsize=1024)
 def _continuum(depth: int, sigma_w2: float, c0: float, form: str, inp: bool, bias: float) -> float:
     args = theory_args({"block": form, "input_layer": inp, "bias_var": bias}, sigma_w2)

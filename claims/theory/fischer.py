@@ -1,12 +1,14 @@
 """Mean-field theory of the residual network of Fischer, Dahmen & Helias (arXiv 2305.07715).
 
-Network (reference_impl NetSpec block="res1", preact=True, beta=0, scale=alpha):
+Networks (reference_impl NetSpec preact=True, beta=0, scale=alpha; ``form`` selects the block):
 
-    h_{l+1} = h_l + alpha (V_l phi(h_l) + b_l),   V_l entries N(0, sigma_w2 / N),  b_l ~ N(0, bias_var),
+    res1:  h_{l+1} = h_l + alpha (V_l phi(h_l) + b_l),   V_l entries N(0, sigma_w2 / N),  b_l ~ N(0, bias_var),
+    res1w: h_{l+1} = h_l + alpha phi(V_l h_l + b_l),
 
 with h_0 the input (i.i.d. N(0, q0) coordinates, or any input of squared norm q0 N whose
-coordinates look Gaussian). Everything here is *derived* from this recursion (the paper's text
-could not be read; see claims/catalogue/fischer2023.md for the derivations and what is quoted).
+coordinates look Gaussian; an input layer of variance sigma_w2 / d makes q0 -> sigma_w2 q0).
+Everything here is derived from these recursions, not quoted from the paper (derivations and
+quotes: claims/catalogue/fischer2023.md). Formulas below are written for res1.
 
 Infinite width. Given h_l the branch is Gaussian and independent of h_l, so cross terms vanish:
     K_{l+1}   = K_l   + alpha^2 (sigma_w2 E[phi(u)^2]    + bias_var)
