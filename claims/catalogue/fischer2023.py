@@ -412,13 +412,16 @@ def estimate_gain_share(table: Table, level: float) -> Estimate:
         rows.append({"label": f"L={depth}", "gain_share": value, "ci": [value - half, value + half],
                      "gain_share_theory": derived})
     grid = range_map(params)
-    series = [{"label": f"c0={c0:g} (derived)", "predicted": {"x": list(MAP_DEPTHS), "y": grid[c0]}} for c0 in MAP_C0]
+    series = [{"label": f"c0={c0:g} (derived)", "predicted": {"x": list(MAP_DEPTHS), "y": [max(v, -1.0) for v in grid[c0]]}}
+              for c0 in MAP_C0]
+    series.append({"label": "half gain (band edge)", "predicted": {"x": [MAP_DEPTHS[0], MAP_DEPTHS[-1]], "y": [0.5, 0.5]}})
     series.append({"label": f"measured, c0={C0:g}", "mean": {"x": [float(d) for d in depths], "y": values,
                                                             "yerr": [h - v for h, v in zip(his, values)]}})
     return Estimate(min(values), [(min(los), min(his))], rows, {
         "title": f"Share of the maximal response gain reached by both alpha in {EMPIRICAL_RANGE} (>= 0.5: inside the "
                  "range of maximal sensitivity), against depth, per input correlation c0",
-        "xlabel": "depth L (residual blocks)", "ylabel": "min gain share at alpha = 0.1, 0.3", "xlog": True,
+        "xlabel": "depth L (residual blocks)", "ylabel": "min gain share at alpha = 0.1, 0.3 (below -1 drawn at -1)",
+        "xlog": True,
         "ylog": False, "series": series},
         notes="derived (continuum) window where the share >= 0.5: "
               + "; ".join(f"c0={c0:g}: {_window(MAP_DEPTHS, grid[c0])}" for c0 in MAP_C0))
