@@ -16,7 +16,8 @@ from reference_impl.controls import CONTROLS
 IDS = ["fischer.kernel_recursion_finite_n", "fischer.kernel_fluctuation_finite_n", "fischer.response_argmax",
        "fischer.alpha_star_weak_sigma_dependence", "fischer.empirical_range_is_max_sensitivity"]
 CLAIMS = {c.id: c for c in (FC.KERNEL, FC.KERNEL_VARIANCE, FC.ARGMAX, FC.SIGMA, FC.RANGE)}
-# The readings as declared before any measurement (commit f08b6b7); they must not change after verdicts.
+# The readings as declared before measuring (commit f08b6b7; the argmax claim's phiW reading dropped for time in
+# 7c56e50, fischer2023.md section 8); they must not change after verdicts.
 READINGS = {
     "fischer.kernel_recursion_finite_n": [],
     "fischer.kernel_fluctuation_finite_n": [],
