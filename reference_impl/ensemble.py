@@ -25,7 +25,8 @@ def _layer_major(weights: torch.Tensor) -> torch.Tensor:
 
 
 # NetSpec fields that decide the weight draw; beta, scale, activation and preact only act in the forward pass
-DRAW_FIELDS = ("width", "depth", "block", "init", "init_param", "sigma_w2", "bias_var", "input_dim", "dtype", "device")
+DRAW_FIELDS = ("width", "depth", "block", "init", "init_param", "sigma_w2", "bias_var", "input_dim", "input_scale", "dtype",
+               "device")
 
 
 def draw_parameters(spec: NetSpec, n_networks: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -37,7 +38,7 @@ def draw_parameters(spec: NetSpec, n_networks: int, generator: torch.Generator) 
         params["W"] = _layer_major(draw_layer_weights(spec, n_networks, (n, n), generator))
     if spec.input_dim is not None:
         z = torch.randn(n_networks, n, spec.input_dim, generator=generator, dtype=spec.torch_dtype, device=spec.device)
-        params["in"] = z / math.sqrt(spec.input_dim)  # input layer N(0, 1/d)
+        params["in"] = z * math.sqrt(spec.input_variance / spec.input_dim)  # input layer N(0, 1/d) or N(0, sigma_w2/d)
     bias = draw_bias(spec, n_networks, generator)
     if bias is not None:
         params["bias"] = bias

@@ -66,7 +66,7 @@ class ConditionalEnsemble:
 
         def mul(k: int, name: str, inp: torch.Tensor) -> torch.Tensor:
             fan_in = inp.shape[-1]
-            out = gaussian_rows(inp, n, spec.sigma_w2 / fan_in if name != "in" else 1.0 / fan_in, gen)
+            out = gaussian_rows(inp, n, (spec.sigma_w2 if name != "in" else spec.input_variance) / fan_in, gen)
             products[(k, name)] = (inp, out)
             return out
 
