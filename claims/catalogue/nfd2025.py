@@ -283,7 +283,7 @@ def power_law(x: np.ndarray, mean: np.ndarray, cov: np.ndarray, level: float) ->
         return {**empty, "chi2_df": ratio}
     crit = float(sps.norm.ppf(0.5 + level / 2))
     half = crit * math.sqrt(max(pcov[1, 1], 0.0))
-    if not (np.isfinite(half) and sol.success):
+    if not (np.isfinite(half) and half > 0 and sol.success):  # a zero-width interval is a degenerate fit
         return {**empty, "chi2_df": ratio}
     params = sol.x
     return {"slope": float(params[1]), "ci": (float(params[1] - half), float(params[1] + half)), "sign": sgn,
