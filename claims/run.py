@@ -66,6 +66,20 @@ def _deadline(seconds: float | None, cell: Cell) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+SPREAD_SUFFIXES = ("_se", "_sd")  # a measured spread across the S networks of a cell (catalogue convention)
+
+
+def check_spread(row: Mapping[str, Any], networks: int) -> None:
+    """A spread across S >= 2 independently drawn networks is never exactly zero; zero means the
+    networks are copies of one (a batching bug) and the CI built on it would be falsely narrow."""
+    if networks < 2:
+        return
+    for key, value in row.items():
+        if key.endswith(SPREAD_SUFFIXES) and isinstance(value, (int, float)) and value == 0:
+            raise MeasurementError(f"{key} = 0: no spread across the {networks} networks of the cell; independent "
+                                   "networks always differ, so the plug-in returned copies of one network")
+
+
 def measure_cell(claim: Claim, impl: Any, device: str, dtype: str, networks: int, cell: Cell,
                  timeout: float | None = None) -> list[dict[str, Any]]:
     """Run one cell and return its rows (cell params + inner values + measured values), checked finite.
@@ -84,6 +98,7 @@ def measure_cell(claim: Claim, impl: Any, device: str, dtype: str, networks: int
             for key, value in row.items():
                 if isinstance(value, float) and not math.isfinite(value):
                     raise MeasurementError(f"{impl_name(impl)} measured {key}={value} (not finite)")
+            check_spread(row, networks)
             result.append({**base, **row, "cell": cell.index, "replicate": cell.replicate})
         return result
     except (KeyboardInterrupt, NotImplementedError, CellError):
