@@ -69,15 +69,15 @@ def _deadline(seconds: float | None, cell: Cell) -> Iterator[None]:
 SPREAD_SUFFIXES = ("_se", "_sd")  # a measured spread across the S networks of a cell (catalogue convention)
 
 
-def check_spread(row: Mapping[str, Any], networks: int) -> None:
-    """A spread across S >= 2 independently drawn networks is never exactly zero; zero means the
-    networks are copies of one (a batching bug) and the CI built on it would be falsely narrow."""
-    if networks < 2:
-        return
-    for key, value in row.items():
-        if key.endswith(SPREAD_SUFFIXES) and isinstance(value, (int, float)) and value == 0:
-            raise MeasurementError(f"{key} = 0: no spread across the {networks} networks of the cell; independent "
-                                   "networks always differ, so the plug-in returned copies of one network")
+def check_spread(rows: list[Mapping[str, Any]], networks: int) -> None:
+    """Spreads across S >= 2 independently drawn networks are not all exactly zero; all zero means the
+    networks are copies of one (a batching bug) and the CI built on them would be falsely narrow.
+    (One spread alone may be zero by construction, e.g. a change measured before the first step.)"""
+    spreads = {key: value for row in rows for key, value in row.items()
+               if key.endswith(SPREAD_SUFFIXES) and isinstance(value, (int, float))}
+    if networks >= 2 and spreads and not any(spreads.values()):
+        raise MeasurementError(f"{', '.join(sorted(spreads))} all 0: no spread across the {networks} networks of the "
+                               "cell; independent networks differ, so the plug-in returned copies of one network")
 
 
 def measure_cell(claim: Claim, impl: Any, device: str, dtype: str, networks: int, cell: Cell,
@@ -98,8 +98,8 @@ def measure_cell(claim: Claim, impl: Any, device: str, dtype: str, networks: int
             for key, value in row.items():
                 if isinstance(value, float) and not math.isfinite(value):
                     raise MeasurementError(f"{impl_name(impl)} measured {key}={value} (not finite)")
-            check_spread(row, networks)
             result.append({**base, **row, "cell": cell.index, "replicate": cell.replicate})
+        check_spread(rows, networks)
         return result
     except (KeyboardInterrupt, NotImplementedError, CellError):
         raise
