@@ -1,4 +1,4 @@
-"""The resnet-claims command line: list | verify | report | calibrate."""
+"""The resnet-claims command line: list | verify | report | calibrate | cache (info, clear, audit)."""
 from __future__ import annotations
 
 import argparse

@@ -66,6 +66,29 @@ def _deadline(seconds: float | None, cell: Cell) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+SPREAD_SUFFIXES = ("_se", "_sd")  # a measured spread across the S networks of a cell (catalogue convention)
+SPREAD_RTOL = 1e-6  # copies of one network leave rounding noise (~1e-16 relative), independent ones >> this
+
+
+def _no_spread(row: Mapping[str, Any], key: str) -> bool:
+    """``row[key]`` (a spread) is zero up to rounding, relative to the value it is the spread of."""
+    base = row.get(key[: -len("_se")])
+    scale = abs(base) if isinstance(base, (int, float)) and math.isfinite(base) else 0.0
+    return abs(row[key]) <= SPREAD_RTOL * scale
+
+
+def check_spread(rows: list[Mapping[str, Any]], networks: int) -> None:
+    """Spreads across S >= 2 independently drawn networks are not all zero; all zero (up to rounding)
+    means the networks are copies of one (a batching bug) and the CI built on them would be falsely
+    narrow. One spread alone may be zero by construction (a change measured before the first step)."""
+    spreads = [(row, key) for row in rows for key, value in row.items()
+               if key.endswith(SPREAD_SUFFIXES) and isinstance(value, (int, float)) and math.isfinite(value)]
+    if networks >= 2 and spreads and all(_no_spread(row, key) for row, key in spreads):
+        names = ", ".join(sorted({key for _, key in spreads}))
+        raise MeasurementError(f"{names} all 0: no spread across the {networks} networks of the cell; independent "
+                               "networks differ, so the plug-in returned copies of one network")
+
+
 def measure_cell(claim: Claim, impl: Any, device: str, dtype: str, networks: int, cell: Cell,
                  timeout: float | None = None) -> list[dict[str, Any]]:
     """Run one cell and return its rows (cell params + inner values + measured values), checked finite.
@@ -85,6 +108,7 @@ def measure_cell(claim: Claim, impl: Any, device: str, dtype: str, networks: int
                 if isinstance(value, float) and not math.isfinite(value):
                     raise MeasurementError(f"{impl_name(impl)} measured {key}={value} (not finite)")
             result.append({**base, **row, "cell": cell.index, "replicate": cell.replicate})
+        check_spread(rows, networks)
         return result
     except (KeyboardInterrupt, NotImplementedError, CellError):
         raise

@@ -218,7 +218,6 @@ def validate_for_claim(claim: Any, impl: Any, budget: str, device: str, dtype: s
     return None
 
 
-
 MAX_INDEPENDENCE_NETWORKS = 64  # S of the independence probe: the claim's own, up to this
 
 

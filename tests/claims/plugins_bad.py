@@ -2,11 +2,13 @@
 a sweep goes further (deeper networks), or in a way the probe alone cannot see."""
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import torch
 
 from reference_impl import Capability, make_reference_dense
+from reference_impl.reference import ReferenceImpl
 
 
 class _Fixed:
@@ -136,3 +138,18 @@ class SlowWhenDeep(Broken):
         if _deep(spec) and spec.init == "fbm":
             time.sleep(60)
         return super().build(spec, n_networks, generator)
+
+
+class TrainsOneNetwork(ReferenceImpl):
+    """A batching bug in training only: one network trained and its trajectories repeated for all S
+    (build is correct, so validation's probe passes)."""
+
+    def __init__(self):
+        super().__init__(fast=True)
+        self.name = "trains-one-network"
+
+    def train_runs(self, spec, cfg, n_networks, generator, runs=None, **options):
+        out = super().train_runs(spec, cfg, 1, generator, runs, **options)
+        tile = lambda t: None if t is None else t.expand(n_networks, *t.shape[1:])  # noqa: E731
+        return {name: dataclasses.replace(r, **{f.name: tile(getattr(r, f.name)) for f in dataclasses.fields(r)})
+                for name, r in out.items()}

@@ -74,3 +74,9 @@ def test_the_checked_wrapper_is_transparent_for_a_correct_plugin():
     assert torch.equal(checked.build(spec, 4, gen()).trace(x), impl.build(spec, 4, gen()).trace(x))
     h, grads = checked.build(spec, 4, gen()).grad_trace(x, g)
     assert torch.equal(grads, impl.build(spec, 4, gen()).grad_trace(x, g)[1])
+
+
+def test_training_that_repeats_one_network_is_an_error_not_a_zero_width_ci(bad):
+    entry = _run("nfd.depth_error", bad.TrainsOneNetwork())
+    assert entry["verdict"] == "error", entry["message"]
+    assert "all 0: no spread across the 512 networks" in entry["message"] and "'trains-one-network'" in entry["message"]
