@@ -32,7 +32,7 @@ import torch
 from . import training
 from .activations import activation
 from .protocol import Capability, NetSpec, SpecError
-from .training import Run, RunResult, TrainConfig, draw_frozen_layers, make_task
+from .training import Run, RunResult, TrainConfig, draw_frozen_layers, make_task, relative_updates
 
 DRAW_GROUP = 16  # networks drawn from one generator; a chunk is a whole number of groups
 CONTRACT_BACKWARDS = ("reuse", "paired", "independent")
@@ -208,12 +208,14 @@ def _run(impl: Any, fine_spec: NetSpec, cfg: TrainConfig, run: Run, d: _Draw) ->
     rate = cfg.lr * depth ** (-cfg.lr_depth_exponent)
     corr: Callable[[int, torch.Tensor], torch.Tensor] | None = None
     unit0: torch.Tensor | None = None
-    f_tr, f_te, losses, cpl = [], [], [], []
+    f_tr, f_te, losses, cpl, feats = [], [], [], [], []
     for t in range(steps + 1):
         hs, pulls = _forward(impl.block, spec, w, h0)
         f = torch.einsum("sn,sbn->sb", d.v, hs[-1]) / n  # muP readout: multiplier 1/n
         f_tr.append(f[:, :b])
         f_te.append(f[:, b:])
+        if run.record_features:
+            feats.append(torch.stack([h[:, 0].detach() for h in hs[1:]], 1))  # block outputs, first train input
         loss, chi = _loss(cfg, f[:, :b], y)
         losses.append(loss)
         if t == 0:
@@ -244,7 +246,8 @@ def _run(impl: Any, fine_spec: NetSpec, cfg: TrainConfig, run: Run, d: _Draw) ->
             break
         w = {k: w[k] - rate * torch.stack([gl[k] for gl in grads[::-1]], 1) for k in w}  # SGD: W <- W - lr L^-lr_depth_exponent dLoss/dW
     return RunResult(f_train=torch.stack(f_tr, 1), f_test=torch.stack(f_te, 1), loss=torch.stack(losses, 1),
-                     coupling=torch.stack(cpl, 1) if run.record_coupling else None)
+                     coupling=torch.stack(cpl, 1) if run.record_coupling else None,
+                     features=relative_updates(feats) if run.record_features else None)
 
 
 def _loss(cfg: TrainConfig, f: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

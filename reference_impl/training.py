@@ -122,6 +122,7 @@ class Run:
     backward: Literal["reuse", "paired", "independent"] = "reuse"
     stream: int = 0
     record_coupling: bool = False
+    record_features: bool = False
 
     def __post_init__(self) -> None:
         if self.backward not in BACKWARDS:
@@ -143,12 +144,21 @@ class RunResult:
     update). The reused-weight part of the backward signal at layer l is a * phi'(h_{l-1}) *
     sqrt(n) q_l c_l: a per-layer increment a * c_l in O(1) coordinate units
     (claims/catalogue/nfd2025.md).
+    features (S, T+1, L) when recorded: ||h_l(t) - h_l(0)|| / ||h_l(0)|| of the block outputs
+    h_1..h_L at the first training input (the coord check's feature updates, ``relative_updates``).
     """
 
     f_train: torch.Tensor
     f_test: torch.Tensor
     loss: torch.Tensor
     coupling: torch.Tensor | None = None
+    features: torch.Tensor | None = None
+
+
+def relative_updates(states: list[torch.Tensor]) -> torch.Tensor:
+    """Block outputs (S, L, n) at t = 0..T -> (S, T+1, L): ||h_l(t) - h_l(0)|| / ||h_l(0)||."""
+    h = torch.stack(states, 1)
+    return (h - h[:, :1]).norm(dim=-1) / h[:, :1].norm(dim=-1)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -276,11 +286,13 @@ def _train(spec: NetSpec, cfg: TrainConfig, n_networks: int, generator: torch.Ge
     for r in runs:
         res = [p[r.name] for p in parts]
         cpl = [x.coupling for x in res]
+        feat = [x.features for x in res]
         out[r.name] = RunResult(
             f_train=torch.cat([x.f_train for x in res]),
             f_test=torch.cat([x.f_test for x in res]),
             loss=torch.cat([x.loss for x in res]),
             coupling=torch.cat(cpl) if all(c is not None for c in cpl) else None,  # type: ignore[arg-type]
+            features=torch.cat(feat) if all(c is not None for c in feat) else None,  # type: ignore[arg-type]
         )
     return out
 
@@ -340,7 +352,7 @@ def _run(spec, cfg, run: Run, source, eps, copy, h0, v, y) -> RunResult:  # noqa
     q0: torch.Tensor | None = None   # (S, L, n, B) orthonormal basis of the initial train features
     wq0: torch.Tensor | None = None  # (S, L, n, B) W_l(0) q0
     unit0: torch.Tensor | None = None  # (S, L, n, B) q = x_l(0)/|x_l(0)| per input (coupling record)
-    f_tr, f_te, losses, cpl = [], [], [], []
+    f_tr, f_te, losses, cpl, feats = [], [], [], [], []
 
     for t in range(steps + 1):
         # ---- forward on train + test inputs with W_l(t) = W_l(0) + G_l X_l^T ----
@@ -358,6 +370,8 @@ def _run(spec, cfg, run: Run, source, eps, copy, h0, v, y) -> RunResult:  # noqa
         f = torch.einsum("sn,snb->sb", v, h) / n  # muP readout: multiplier 1/n
         f_tr.append(f[:, :b])
         f_te.append(f[:, b:])
+        if run.record_features:
+            feats.append(torch.stack([x[:, :, 0] for x in hs[1:]], 1))  # block outputs at the first train input
         if cfg.loss == "mse":
             loss = 0.5 * ((f[:, :b] - y) ** 2).mean(1)
             chi = (f[:, :b] - y) / b
@@ -412,6 +426,7 @@ def _run(spec, cfg, run: Run, source, eps, copy, h0, v, y) -> RunResult:  # noqa
         f_test=torch.stack(f_te, 1),
         loss=torch.stack(losses, 1),
         coupling=torch.stack(cpl, 1) if run.record_coupling else None,
+        features=relative_updates(feats) if run.record_features else None,
     )
 
 

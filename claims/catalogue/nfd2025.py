@@ -47,7 +47,7 @@ TRAIN_KEYS = ("steps", "lr", "n_train", "n_test", "input_dim", "loss", "task_see
 # measurement
 # ------------------------------------------------------------------------------------------------
 def _train(ctx: CellContext, depth_runs: Sequence[int], steps: int, decoupled: bool, fine: int | None = None,
-           record: bool = True) -> tuple[dict, str]:
+           record: bool = True, features: bool = False) -> tuple[dict, str]:
     """Train the cell's ensemble through the training contract (the plug-in's network): a true run
     (coupling recorded when ``record``) and optionally a paired decoupled run at every depth in
     ``depth_runs``, all from one set of (depth-coupled) initial weights; also says which network."""
@@ -60,7 +60,7 @@ def _train(ctx: CellContext, depth_runs: Sequence[int], steps: int, decoupled: b
     cfg = TrainConfig(steps=steps, **{k: p[k] for k in TRAIN_KEYS if k in p and k != "steps"})
     runs = []
     for d in depth_runs:
-        runs.append(Run(f"true{d}", d, "reuse", record_coupling=record))
+        runs.append(Run(f"true{d}", d, "reuse", record_coupling=record, record_features=features))
         if decoupled:
             runs.append(Run(f"dec{d}", d, "paired"))
     path = p.get("path") or default_path(int(p["width"]), cfg, len(runs))

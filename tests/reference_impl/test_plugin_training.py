@@ -10,7 +10,7 @@ from reference_impl.protocol import NetSpec, SpecError
 from reference_impl.reference import make_reference, make_reference_dense
 from reference_impl.training import Run, TrainConfig, train
 
-RUNS = [Run("true4", 4, record_coupling=True), Run("dec4", 4, "paired", record_coupling=True),
+RUNS = [Run("true4", 4, record_coupling=True, record_features=True), Run("dec4", 4, "paired", record_coupling=True),
         Run("true2", 2, record_coupling=True), Run("ind2", 2, "independent")]
 
 
@@ -27,7 +27,7 @@ def test_contract_path_reproduces_the_reference_trajectories(n_train: int) -> No
     base = int(torch.randint(0, 2**62, (1,), generator=torch.Generator().manual_seed(3)))
     want = train(_spec(), cfg, s, _group_generator(base, 0, _spec()), RUNS, path="dense")
     for r in RUNS:
-        for field in ("f_train", "f_test", "loss", "coupling"):
+        for field in ("f_train", "f_test", "loss", "coupling", "features"):
             a, b = getattr(got[r.name], field), getattr(want[r.name], field)
             assert (a is None) == (b is None)
             if a is not None:
