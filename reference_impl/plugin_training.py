@@ -178,6 +178,8 @@ def _coarse(w: torch.Tensor, depth: int) -> torch.Tensor:
     """(S, fine, ...) -> (S, depth, ...): sums of m = fine/depth consecutive layers / sqrt(m) (same law)."""
     s, fine = w.shape[:2]
     m = fine // depth
+    if m == 1:
+        return w
     return w.reshape(s, depth, m, *w.shape[2:]).sum(2) / math.sqrt(m)
 
 
