@@ -68,11 +68,10 @@ def test_the_example_trains_through_the_contract_like_the_reference(example) -> 
     assert torch.allclose(mine["d2"].f_train, ref["d2"].f_train, atol=1e-10)
 
 
-def test_claims_run_on_the_example(example) -> None:
+def test_a_training_claim_trains_the_example_network(example) -> None:
+    """The example has no input layer and declines one: the training claims build it without one."""
     impl = example.factory()
     entry = run_claim(select(["nfd.depth_error"])[0], impl, "smoke", seed=0)
     assert entry["verdict"] in ("holds", "inconclusive") and entry["trained_with"] == CONTRACT_NETWORK, entry["message"]
-    assert run_claim(select(["marion.iid_sqrt_l_unique"])[0], impl, "smoke", seed=0)["verdict"] == "holds"
-    assert impl.build.__self__ is impl
     with pytest.raises(NotImplementedError):
         impl.build(NetSpec(width=4, depth=2, preact=False), 1, torch.Generator())
