@@ -53,7 +53,7 @@ def _train(ctx: CellContext, depth_runs: Sequence[int], steps: int, decoupled: b
     ``depth_runs``, all from one set of (depth-coupled) initial weights; also says which network."""
     p = ctx.params
     if trainer_for(ctx.impl) is None:
-        raise RuntimeError(f"{getattr(ctx.impl, 'name', ctx.impl)!r} has no training step (Capability.TRAIN_STEP with "
+        raise NotImplementedError(f"{getattr(ctx.impl, 'name', ctx.impl)!r} has no training step (Capability.TRAIN_STEP with "
                            "block and WEIGHTS, or a train_runs method); the NFD claims train networks")
     spec = ctx.spec(width=int(p["width"]), depth=max(depth_runs), activation=p["activation"], beta=float(p["beta"]),
                     parametrization="depth_mup")

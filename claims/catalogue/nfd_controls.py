@@ -65,7 +65,7 @@ def trainer_for(impl: Any) -> Callable[..., dict] | None:
     caps = getattr(impl, "capabilities", Capability(0))
     if Capability.TRAIN_STEP not in caps:
         return None
-    if hasattr(impl, "train_runs"):
+    if getattr(impl, "train_runs", None) is not None:
         return impl.train_runs
     return partial(train_network, impl) if trains_through_contract(impl) else None
 
