@@ -168,7 +168,8 @@ def _draw(impl: Any, spec: NetSpec, cfg: TrainConfig, runs: Sequence[Run], s: in
     copies: dict[int, dict[str, torch.Tensor]] = {}
     for r in runs:
         if r.backward == "paired" and r.stream not in eps:
-            eps[r.stream] = torch.randn(s, fine, n, cfg.n_train, generator=gen, dtype=torch.float64, device=dev) / math.sqrt(n)
+            z = torch.randn(s, fine, n, cfg.n_train, generator=gen, dtype=torch.float64, device=dev)
+            eps[r.stream] = z / math.sqrt(n)  # paired decoupling noise, entries N(0, 1/n)
         if r.backward == "independent" and r.stream not in copies:
             copies[r.stream] = _weights(impl, spec, s, gen)
     return _Draw(u_in, v, w0, eps, copies)
@@ -220,8 +221,8 @@ def _run(impl: Any, fine_spec: NetSpec, cfg: TrainConfig, run: Run, d: _Draw) ->
             feats.append(torch.stack([h[:, 0].detach() for h in hs[1:]], 1))  # block outputs, first train input
         loss, chi = _loss(cfg, f[:, :b], y)
         losses.append(loss)
-        if t == 0:
-            x0 = torch.stack([phi(h[:, :b]) for h in hs[:-1]], 1)  # (S, L, B, n) initial branch inputs
+        if t == 0 and (run.record_coupling or run.backward != "reuse"):
+            x0 = torch.stack([phi(h[:, :b]) for h in hs[:-1]], 1)  # (S, L, B, n) initial branch inputs (res1 pre-act)
             unit0 = x0 / x0.norm(dim=-1, keepdim=True)
             corr = _decoupling(run, d, w0["V"], x0, depth)
         # backward: g = dF_i/dh per training input (F = f_i), through the plug-in's blocks
@@ -246,7 +247,8 @@ def _run(impl: Any, fine_spec: NetSpec, cfg: TrainConfig, run: Run, d: _Draw) ->
             cpl.append(torch.stack(record[::-1], 1))
         if t == steps:
             break
-        w = {k: w[k] - rate * torch.stack([gl[k] for gl in grads[::-1]], 1) for k in w}  # SGD: W <- W - lr L^-lr_depth_exponent dLoss/dW
+        # SGD: W <- W - lr L^-lr_depth_exponent dLoss/dW (depth-muP for SGD: exponent 0)
+        w = {k: w[k] - rate * torch.stack([gl[k] for gl in grads[::-1]], 1) for k in w}
     return RunResult(f_train=torch.stack(f_tr, 1), f_test=torch.stack(f_te, 1), loss=torch.stack(losses, 1),
                      coupling=torch.stack(cpl, 1) if run.record_coupling else None,
                      features=relative_updates(feats) if run.record_features else None)
