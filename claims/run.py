@@ -251,6 +251,10 @@ def run_once(
             if ex.progress:
                 ex.progress(claim.id, i + 1, len(todo))
         _fill(entry, claim, claim.estimate(Table(rows), level), level)
+        trained = sorted({r["trained_with"] for r in rows if "trained_with" in r})  # training claims: which network
+        if trained:
+            entry["trained_with"] = "; ".join(trained)
+            entry["message"] += f"; {entry['trained_with']}"
     except KeyboardInterrupt:
         raise
     except NotImplementedError as exc:  # the plug-in declined a network the measurement builds

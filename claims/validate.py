@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 import torch
 
+from reference_impl.plugin_training import trains_through_contract
 from reference_impl.protocol import Capability, NetSpec, SpecError
 
 PROBE_NETWORKS = 2  # S of the probe ensembles
@@ -141,8 +142,26 @@ def _run(impl: Any, spec: NetSpec, seed: int, x: torch.Tensor, g_out: torch.Tens
     return out
 
 
-def validate(impl: Any, spec: NetSpec, grad: bool = False, seed: int = 12345) -> None:
-    """Raise ValidationError at the first way ``impl`` breaks the contract on ``spec``."""
+def _check_blocks(impl: Any, spec: NetSpec, x: torch.Tensor, trace: torch.Tensor, seed: int) -> None:
+    """The training contract: block(spec, k, weights, h) with layer_weights()' layer-k slices
+    reproduces trace(x) block by block (it is what the suite trains)."""
+    net = impl.build(spec, x.shape[0], _generator(spec, seed))
+    weights = {k: w for k, w in net.layer_weights().items() if k != "in"}
+    h = x
+    for k in range(spec.depth):
+        try:
+            h = impl.block(spec, k, {name: w[:, k] for name, w in weights.items()}, h)
+        except Exception as exc:
+            raise _fail(impl, spec, f"block(spec, {k}, weights, h) raised {type(exc).__name__}: {exc}") from exc
+        same, rel = _close(trace[:, k + 1], h, spec.torch_dtype)
+        if not same:
+            raise _fail(impl, spec, f"block(spec, {k}, weights, h) differs from trace(x)[:, {k + 1}] by {rel:.3g} "
+                                    "(relative); expected the block of the built network, functional in layer_weights()")
+
+
+def validate(impl: Any, spec: NetSpec, grad: bool = False, seed: int = 12345, train: bool = False) -> None:
+    """Raise ValidationError at the first way ``impl`` breaks the contract on ``spec``; ``train``: also
+    the training contract's blocks, for a plug-in the suite trains through them."""
     from .plugins import BrokenImpl
 
     if isinstance(impl, BrokenImpl):
@@ -164,6 +183,8 @@ def validate(impl: Any, spec: NetSpec, grad: bool = False, seed: int = 12345) ->
                                     f"({seed}) differ by {rel:.3g} (max relative difference); expected equal results. "
                                     "Draw every random number from the generator passed to build(), not from "
                                     "torch's global RNG")
+    if train and spec.input_dim is None and trains_through_contract(impl):
+        _check_blocks(impl, spec, x, first[0], seed)
     if spec.input_dim is None:
         same, rel = _close(x, first[0][:, 0], spec.torch_dtype)
         if not same:
@@ -205,12 +226,15 @@ def validate_for_claim(claim: Any, impl: Any, budget: str, device: str, dtype: s
     verdict 'not applicable' with the plug-in's reason (never a pass); anything else is 'error'."""
     sweep = claim.sweep(budget)
     params = {**sweep.fixed, **dict(config or {}), **sweep.axes, **sweep.inner}
+    if claim.requires & Capability.TRAIN_STEP:  # training supplies the input layer: the trained network has none
+        params.pop("input_dim", None)
     try:
         spec = probe_spec(params, device, dtype)
     except (SpecError, TypeError, ValueError):  # parameters that do not form a NetSpec: the cells will say why
         return None
     try:
-        validate(impl, spec, grad=bool(claim.requires & Capability.GRAD_TRACE))
+        validate(impl, spec, grad=bool(claim.requires & Capability.GRAD_TRACE),
+                 train=bool(claim.requires & Capability.TRAIN_STEP))
     except Unsupported as exc:
         return Problem("not applicable", str(exc))
     except ValidationError as exc:

@@ -156,7 +156,20 @@ class Ensemble(Protocol):
 
 
 class Trainer(Protocol):
-    """The training method of an implementation that declares Capability.TRAIN_STEP."""
+    """Training (Capability.TRAIN_STEP): the plug-in's network, the suite's training.
+
+    The contract (reference_impl.plugin_training): with Capability.WEIGHTS, ``block(spec, k, weights,
+    h)`` applies block k (0-based) of a network of ``spec`` to h (S, B, n) with the given weights,
+    named and shaped as the layer-k slices of ``layer_weights()`` ("V" (S, n, n), "W" for res3):
+    differentiable, batched over S, every other parameter of the block at its built value. The suite
+    draws the initial weights through ``build`` and adds the task, the frozen muP input and readout
+    layers, SGD, depth coupling, the decoupled backward passes and the coupling records.
+    ``train_runs`` is an optional fast path that replaces all of it (the reference's exact lazy
+    sampler); a train_runs that calls reference_impl.training.train trains the reference's network,
+    and results say so."""
+
+    def block(self, spec: NetSpec, k: int, weights: Mapping[str, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
+        """h_{k+1} (S, B, n) from h_k (S, B, n) with block k's weights."""
 
     def train_runs(self, spec: NetSpec, cfg: "TrainConfig", n_networks: int, generator: torch.Generator,
                    runs: "Sequence[Run]", **options: Any) -> "dict[str, RunResult]":
@@ -172,8 +185,8 @@ class ResNetImpl(Protocol):
     """A plug-in: ``build`` must draw every random number from ``generator``.
 
     ``capabilities`` says which optional parts exist: GRAD_TRACE (Ensemble.grad_trace), WEIGHTS
-    (Ensemble.layer_weights), TRAIN_STEP (a ``train_runs`` method, the Trainer protocol). A claim
-    that needs a capability the implementation lacks is `not applicable`. ``build`` raises
+    (Ensemble.layer_weights), TRAIN_STEP (a ``block`` method with WEIGHTS, or
+    ``train_runs``: the Trainer protocol). A claim that needs a capability the implementation lacks is `not applicable`. ``build`` raises
     NotImplementedError for a NetSpec the implementation does not support (a block form, an init
     family): the claims that need it are `not applicable`, the others run.
     """

@@ -6,6 +6,7 @@ from typing import Any
 import torch
 
 from . import __version__
+from .blocks import residual_states
 from .ensemble import DenseEnsemble
 from .protocol import Capability, Ensemble, NetSpec
 from .sampling import ConditionalEnsemble
@@ -31,9 +32,20 @@ class ReferenceImpl:
             return ConditionalEnsemble(spec, n_networks, generator)
         return DenseEnsemble(spec, n_networks, generator)
 
+    def block(self, spec: NetSpec, k: int, weights: dict[str, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
+        """Block k functionally in its weights (the training contract): the NetSpec formula of blocks.py."""
+        one = spec.with_(depth=1, scale=spec.branch_multiplier, beta=0.0)  # one block, multiplier of depth L
+        bias = weights["bias"][:, None] if "bias" in weights else None
+        return residual_states(one, h, lambda _k, name, x: torch.bmm(x, weights[name].transpose(1, 2)), bias)[-1]
+
     def train_runs(self, spec: NetSpec, cfg: Any, n_networks: int, generator: torch.Generator,
                    runs: Any = None, **options: Any) -> dict:
-        """Depth-muP SGD runs from shared initial weights (reference_impl.training.train)."""
+        """Depth-muP SGD runs from shared initial weights: the exact lazy sampler of
+        reference_impl.training (fast), or the dense reference through the training contract."""
+        if not self.fast:
+            from .plugin_training import train_network
+
+            return train_network(self, spec, cfg, n_networks, generator, runs, **options)
         from .training import train
 
         return train(spec, cfg, n_networks, generator, runs, **options)

@@ -40,8 +40,8 @@ W_l^(L) = sum_{j<m} W_{m(l-1)+j+1}^(fine) / sqrt(m), m = fine_depth / L (law N(0
 depth 2L refines depth L. The paired decoupling noise eps and the independent copies are coupled
 across depths the same way.
 
-Other block forms (post-activation, two-layer res3) and runs that ask for feature records
-(``Run.record_features``) are trained by reference_impl.training_blocks (true backprop only).
+Other block forms (post-activation, two-layer res3) and runs that ask for norm records
+(``Run.record_norms``) are trained by reference_impl.training_blocks (true backprop only).
 
 Paths: "dense" materialises the fine matrices; "lazy" draws every product W u / W^T g from its
 exact conditional law (reference_impl.lazy), never forming W. Both run the same code otherwise.
@@ -60,6 +60,7 @@ from .protocol import NetSpec, SpecError
 from .training_blocks import block_form, train_blocks
 
 LOSSES = ("mse", "linear")
+_CALLS = [0]  # times train() ran: lets the suite recognise a plug-in's train_runs that wraps it
 BACKWARDS = ("reuse", "paired", "independent", "untransposed")
 
 
@@ -132,7 +133,8 @@ class Run:
     backward: Literal["reuse", "paired", "independent"] = "reuse"
     stream: int = 0
     record_coupling: bool = False
-    record_features: bool = False  # norm ratio and first-layer updates (reference_impl.training_blocks)
+    record_norms: bool = False  # norm ratio and first-layer updates (reference_impl.training_blocks)
+    record_features: bool = False  # relative feature updates of every block (the coord check)
 
     def __post_init__(self) -> None:
         if self.backward not in BACKWARDS:
@@ -154,6 +156,8 @@ class RunResult:
     update). The reused-weight part of the backward signal at layer l is a * phi'(h_{l-1}) *
     sqrt(n) q_l c_l: a per-layer increment a * c_l in O(1) coordinate units
     (claims/catalogue/nfd2025.md).
+    features (S, T+1, L) when recorded: ||h_l(t) - h_l(0)|| / ||h_l(0)|| of the block outputs
+    h_1..h_L at the first training input (the coord check's feature updates, ``relative_updates``).
     """
 
     f_train: torch.Tensor
@@ -163,6 +167,13 @@ class RunResult:
     norm_ratio: torch.Tensor | None = None  # (S, T+1): |h_L|^2 / |h_0|^2, mean over train inputs
     first_update: torch.Tensor | None = None  # (S, T+1, L), res3: |dW_l h| / |W_l(0) h| (training_blocks)
     first_change: torch.Tensor | None = None  # (S, T+1, L), res3: |u_l(t) - u_l(0)| / |u_l(0)|
+    features: torch.Tensor | None = None  # (S, T+1, L): relative block-output updates (relative_updates)
+
+
+def relative_updates(states: list[torch.Tensor]) -> torch.Tensor:
+    """Block outputs (S, L, n) at t = 0..T -> (S, T+1, L): ||h_l(t) - h_l(0)|| / ||h_l(0)||."""
+    h = torch.stack(states, 1)
+    return (h - h[:, :1]).norm(dim=-1) / h[:, :1].norm(dim=-1)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -259,6 +270,7 @@ def train(
     batched products here are small (S x n x k); one thread measured 3x faster than two on the
     project's 2-core machine (n = 256, S = 4096, lazy) and leaves the other core to another cell.
     """
+    _CALLS[0] += 1
     if threads is None or torch.device(spec.device).type != "cpu":
         return _train(spec, cfg, n_networks, generator, runs, path, fine_depth, chunk)
     before = torch.get_num_threads()
@@ -279,7 +291,7 @@ def _train(spec: NetSpec, cfg: TrainConfig, n_networks: int, generator: torch.Ge
     _check(spec, cfg, runs, fine_depth)
     if path not in ("lazy", "dense"):
         raise ValueError(f"path={path!r} is invalid; allowed: lazy, dense")
-    if block_form(spec, cfg) != "pre" or any(r.record_features for r in runs):
+    if block_form(spec, cfg) != "pre" or any(r.record_norms for r in runs):
         return train_blocks(spec, cfg, n_networks, generator, runs, path, chunk)
     chunk = chunk or auto_chunk(spec.width, fine_depth, cfg, len(runs), path)
     parts: list[dict[str, RunResult]] = []
@@ -290,13 +302,20 @@ def _train(spec: NetSpec, cfg: TrainConfig, n_networks: int, generator: torch.Ge
     for r in runs:
         res = [p[r.name] for p in parts]
         cpl = [x.coupling for x in res]
+        feat = [x.features for x in res]
         out[r.name] = RunResult(
             f_train=torch.cat([x.f_train for x in res]),
             f_test=torch.cat([x.f_test for x in res]),
             loss=torch.cat([x.loss for x in res]),
             coupling=torch.cat(cpl) if all(c is not None for c in cpl) else None,  # type: ignore[arg-type]
+            features=torch.cat(feat) if all(c is not None for c in feat) else None,  # type: ignore[arg-type]
         )
     return out
+
+
+def reference_train_calls() -> int:
+    """How many times ``train`` has run in this process (reference_impl.plugin_training.train_with)."""
+    return _CALLS[0]
 
 
 def auto_chunk(n: int, fine_depth: int, cfg: TrainConfig, n_runs: int, path: str, budget_bytes: float = 4e8) -> int:
@@ -349,7 +368,7 @@ def _run(spec, cfg, run: Run, source, eps, copy, h0, v, y) -> RunResult:  # noqa
     q0: torch.Tensor | None = None   # (S, L, n, B) orthonormal basis of the initial train features
     wq0: torch.Tensor | None = None  # (S, L, n, B) W_l(0) q0
     unit0: torch.Tensor | None = None  # (S, L, n, B) q = x_l(0)/|x_l(0)| per input (coupling record)
-    f_tr, f_te, losses, cpl = [], [], [], []
+    f_tr, f_te, losses, cpl, feats = [], [], [], [], []
 
     for t in range(steps + 1):
         # ---- forward on train + test inputs with W_l(t) = W_l(0) + G_l X_l^T ----
@@ -367,6 +386,8 @@ def _run(spec, cfg, run: Run, source, eps, copy, h0, v, y) -> RunResult:  # noqa
         f = torch.einsum("sn,snb->sb", v, h) / n  # muP readout: multiplier 1/n
         f_tr.append(f[:, :b])
         f_te.append(f[:, b:])
+        if run.record_features:
+            feats.append(torch.stack([x[:, :, 0] for x in hs[1:]], 1))  # block outputs at the first train input
         if cfg.loss == "mse":
             loss = 0.5 * ((f[:, :b] - y) ** 2).mean(1)
             chi = (f[:, :b] - y) / b
@@ -421,6 +442,7 @@ def _run(spec, cfg, run: Run, source, eps, copy, h0, v, y) -> RunResult:  # noqa
         f_test=torch.stack(f_te, 1),
         loss=torch.stack(losses, 1),
         coupling=torch.stack(cpl, 1) if run.record_coupling else None,
+        features=relative_updates(feats) if run.record_features else None,
     )
 
 

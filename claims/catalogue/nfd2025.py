@@ -34,6 +34,7 @@ import torch
 from scipy import stats as sps
 from scipy.optimize import least_squares
 
+from reference_impl.plugin_training import train_with
 from reference_impl.protocol import Capability
 from reference_impl.training import Run, TrainConfig
 
@@ -51,26 +52,26 @@ TRAIN_KEYS = ("steps", "lr", "n_train", "n_test", "input_dim", "loss", "task_see
 # ------------------------------------------------------------------------------------------------
 # measurement
 # ------------------------------------------------------------------------------------------------
-def _train(ctx: CellContext, depth_runs: Sequence[int], steps: int, decoupled: bool, fine: int | None = None
-           ) -> tuple[dict, Any]:
-    """Train the cell's ensemble: a true run (coupling recorded) and optionally a paired decoupled
-    run at every depth in ``depth_runs``, all from one set of (depth-coupled) initial weights."""
+def _train(ctx: CellContext, depth_runs: Sequence[int], steps: int, decoupled: bool, fine: int | None = None,
+           record: bool = True, features: bool = False) -> tuple[dict, str]:
+    """Train the cell's ensemble through the training contract (the plug-in's network): a true run
+    (coupling recorded when ``record``) and optionally a paired decoupled run at every depth in
+    ``depth_runs``, all from one set of (depth-coupled) initial weights; also says which network."""
     p = ctx.params
-    trainer = trainer_for(ctx.impl)
-    if trainer is None:
-        raise RuntimeError(f"{getattr(ctx.impl, 'name', ctx.impl)!r} has no training step (reference_impl.training "
-                           "or a train_runs method); the NFD claims train networks")
+    if trainer_for(ctx.impl) is None:
+        raise NotImplementedError(f"{getattr(ctx.impl, 'name', ctx.impl)!r} has no training step (Capability.TRAIN_STEP with "
+                           "block and WEIGHTS, or a train_runs method); the NFD claims train networks")
     spec = ctx.spec(width=int(p["width"]), depth=max(depth_runs), activation=p["activation"], beta=float(p["beta"]),
                     parametrization="depth_mup")
     cfg = TrainConfig(steps=steps, **{k: p[k] for k in TRAIN_KEYS if k in p and k != "steps"})
     runs = []
     for d in depth_runs:
-        runs.append(Run(f"true{d}", d, "reuse", record_coupling=True))
+        runs.append(Run(f"true{d}", d, "reuse", record_coupling=record, record_features=features))
         if decoupled:
             runs.append(Run(f"dec{d}", d, "paired"))
     path = p.get("path") or default_path(int(p["width"]), cfg, len(runs))
-    out = trainer(spec, cfg, ctx.networks, ctx.generator(0), runs, path=path, fine_depth=fine or max(depth_runs))
-    return out, spec
+    return train_with(ctx.impl, spec, cfg, ctx.networks, ctx.generator(0), runs, path=path,
+                      fine_depth=fine or max(depth_runs))
 
 
 def default_path(n: int, cfg: TrainConfig, n_runs: int) -> str:
@@ -84,13 +85,13 @@ def _mean_se(x: torch.Tensor) -> tuple[float, float]:
     return float(x.mean()), float(x.std() / math.sqrt(x.shape[0]))
 
 
-def measure_width(ctx: CellContext) -> dict[str, float]:
+def measure_width(ctx: CellContext) -> dict[str, Any]:
     """One width and depth: D_t (t = 1..T) and A_t (t = 0..T) with standard errors, E[A_0^2]."""
     p = ctx.params
     depth, steps = int(p["depth"]), int(p["steps"])
-    out, _ = _train(ctx, [depth], steps, decoupled=True)
+    out, trained_with = _train(ctx, [depth], steps, decoupled=True)
     true, dec = out[f"true{depth}"], out[f"dec{depth}"]
-    row: dict[str, float] = {}
+    row: dict[str, Any] = {"trained_with": trained_with}
     d = true.f_train[:, :, 0] - dec.f_train[:, :, 0]
     a = true.coupling.sum(2) * depth ** -0.5  # A_t per network: sum_l L^-1/2 c_l(t)
     for t in range(steps + 1):
@@ -108,18 +109,19 @@ def measure_depths(ctx: CellContext) -> list[dict[str, Any]]:
     depths = [int(d) for d in raw] if isinstance(raw, (tuple, list)) else [int(raw)]
     steps = int(p["steps"])
     decoupled = bool(p.get("decoupled", True))
-    out, _ = _train(ctx, depths, steps, decoupled=decoupled, fine=max(depths))
+    out, trained_with = _train(ctx, depths, steps, decoupled=decoupled, fine=max(depths), record=decoupled)
     stats: dict[str, list[torch.Tensor]] = {k: [] for k in ("A", "kappa", "loss", "ftrain", "D")}
     for d in depths:
         true = out[f"true{d}"]
-        a = true.coupling[:, steps].sum(1) * d ** -0.5
-        stats["A"].append(a)
-        stats["kappa"].append(a / d)
+        if decoupled:  # the coupling record (claims on the coupling run the decoupled backward too)
+            a = true.coupling[:, steps].sum(1) * d ** -0.5
+            stats["A"].append(a)
+            stats["kappa"].append(a / d)
         stats["loss"].append(true.loss[:, steps])
         stats["ftrain"].append(true.f_train[:, steps, 0])
         if decoupled:
             stats["D"].append(true.f_train[:, steps, 0] - out[f"dec{d}"].f_train[:, steps, 0])
-    rows: list[dict[str, Any]] = [{"depth": d} for d in depths]
+    rows: list[dict[str, Any]] = [{"depth": d, "trained_with": trained_with} for d in depths]
     for key, vals in stats.items():
         if not vals:
             continue
@@ -179,20 +181,20 @@ FEATURE_KEYS = TRAIN_KEYS + ("post_branch_input", "first_layer_lr_exponent")
 
 
 def run_training(ctx: CellContext, depth: int, runs: Sequence[Run], generator: torch.Generator | None = None,
-                 **spec_fields: Any) -> dict:
-    """``runs`` of ``depth`` blocks through the implementation's trainer, NetSpec and TrainConfig from the
-    cell's params (``spec_fields`` override the block). An implementation that cannot train declines
-    the network (NotImplementedError: the claim or reading is not applicable to it)."""
+                 **spec_fields: Any) -> tuple[dict, str]:
+    """``runs`` of ``depth`` blocks through the implementation's training (train_with: its own network,
+    or the contract on its blocks), NetSpec and TrainConfig from the cell's params (``spec_fields``
+    override the block); also says which network was trained. An implementation that cannot train
+    declines the network (NotImplementedError: the claim or reading is not applicable to it)."""
     p = ctx.params
-    trainer = trainer_for(ctx.impl)
-    if trainer is None:
+    if trainer_for(ctx.impl) is None:
         raise NotImplementedError(f"{getattr(ctx.impl, 'name', ctx.impl)!r} has no training step; this "
                                   "measurement trains networks")
     spec = ctx.spec(width=int(p["width"]), depth=depth, activation=p["activation"], beta=float(p["beta"]),
                     parametrization="depth_mup", **spec_fields)
     cfg = TrainConfig(**{k: p[k] for k in FEATURE_KEYS if k in p})
     path = p.get("path") or default_path(int(p["width"]), cfg, len(runs) * (2 if spec.block == "res3" else 1))
-    return trainer(spec, cfg, ctx.networks, generator or ctx.generator(0), list(runs), path=path)
+    return train_with(ctx.impl, spec, cfg, ctx.networks, generator or ctx.generator(0), list(runs), path=path)
 
 
 def measure_norms_training(ctx: CellContext) -> list[dict[str, Any]]:
@@ -202,10 +204,11 @@ def measure_norms_training(ctx: CellContext) -> list[dict[str, Any]]:
     rows = []
     for depth in ctx.params["depth"]:
         for preact in (True, False):
-            run = Run("r", int(depth), record_features=True)
-            ratio = run_training(ctx, int(depth), [run], gen, preact=preact)["r"].norm_ratio[:, -1]
-            m, se = _mean_se(ratio)
-            rows.append({"depth": int(depth), "preact": preact, "log_ratio": math.log(m), "log_ratio_se": se / m})
+            run = Run("r", int(depth), record_norms=True)
+            out, trained_with = run_training(ctx, int(depth), [run], gen, preact=preact)
+            m, se = _mean_se(out["r"].norm_ratio[:, -1])
+            rows.append({"depth": int(depth), "preact": preact, "log_ratio": math.log(m), "log_ratio_se": se / m,
+                         "trained_with": trained_with})
     return rows
 
 

@@ -34,9 +34,9 @@ def measure_gia(ctx: CellContext) -> dict[str, float]:
     E[f_t(true) - f_t(c)] and E[loss_t(true) - loss_t(c)] for c = independent copy (construction (b))
     and paired decoupling (construction (a)), t = 0..T, with standard errors."""
     depth = int(ctx.params["depth"])
-    out = run_training(ctx, depth, [Run("true", depth), Run("paired", depth, "paired"),
-                                    Run("independent", depth, "independent")])
-    row: dict[str, float] = {}
+    out, trained_with = run_training(ctx, depth, [Run("true", depth), Run("paired", depth, "paired"),
+                                                  Run("independent", depth, "independent")])
+    row: dict[str, Any] = {"trained_with": trained_with}
     for c in ("paired", "independent"):
         df = out["true"].f_train[:, :, 0] - out[c].f_train[:, :, 0]
         dl = out["true"].loss - out[c].loss
@@ -101,8 +101,9 @@ def measure_first_layer(ctx: CellContext) -> dict[str, float]:
     L^first_layer_lr_exponent): per step t the layer mean of |dW_l h| / |W_l(0) h| ("upd"), of
     |u_l(t) - u_l(0)| / |u_l(0)| ("chg"), and the output step |f_t - f_0| ("step"), with standard errors."""
     depth = int(ctx.params["depth"])
-    res = run_training(ctx, depth, [Run("r", depth, record_features=True)], block="res3")["r"]
-    row: dict[str, float] = {}
+    out, trained_with = run_training(ctx, depth, [Run("r", depth, record_norms=True)], block="res3")
+    res = out["r"]
+    row: dict[str, Any] = {"trained_with": trained_with}
     for t in range(res.f_train.shape[1]):
         for key, vals in (("upd", res.first_update[:, t].mean(1)), ("chg", res.first_change[:, t].mean(1)),
                           ("step", (res.f_train[:, t, 0] - res.f_train[:, 0, 0]).abs())):

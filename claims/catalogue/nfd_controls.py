@@ -1,9 +1,10 @@
 """Negative controls of the NFD claims, and how a claim finds the training code of an implementation.
 
-Training is part of the plug-in contract: Capability.TRAIN_STEP and a ``train_runs`` method
-(reference_impl.protocol.Trainer; the reference's is reference_impl.training.train).
-``trainer_for(impl)`` returns it, or None for an implementation that cannot train (whose NFD claims
-are then `not applicable`: they require TRAIN_STEP). The SpecDefect controls of
+Training is part of the plug-in contract (reference_impl.protocol.Trainer): Capability.TRAIN_STEP
+with the plug-in's blocks and weights, trained by reference_impl.plugin_training, or a ``train_runs``
+fast path (the reference's is reference_impl.training.train). ``trainer_for(impl)`` returns the
+training function, or None for an implementation that cannot train (whose NFD claims are then
+`not applicable`: they require TRAIN_STEP). The SpecDefect controls of
 reference_impl.controls train their defective spec; the TrainingDefect controls below change the
 training step itself.
 
@@ -36,11 +37,13 @@ Controls defined here (registered into reference_impl.controls.CONTROLS on impor
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, Callable
 
 import torch
 
 from reference_impl.controls import CONTROLS, Control, SpecDefect
+from reference_impl.plugin_training import train_network, trains_through_contract
 from reference_impl.protocol import Capability, NetSpec
 from reference_impl.training import Run, train
 
@@ -66,9 +69,14 @@ class TrainingDefect(Control):
 
 
 def trainer_for(impl: Any) -> Callable[..., dict] | None:
-    """The training method of ``impl`` (Capability.TRAIN_STEP and ``train_runs``), or None."""
+    """The training function of ``impl``: its ``train_runs``, else the contract's training of its
+    blocks (plugin_training.train_network), or None without Capability.TRAIN_STEP."""
     caps = getattr(impl, "capabilities", Capability(0))
-    return getattr(impl, "train_runs", None) if Capability.TRAIN_STEP in caps else None
+    if Capability.TRAIN_STEP not in caps:
+        return None
+    if getattr(impl, "train_runs", None) is not None:
+        return impl.train_runs
+    return partial(train_network, impl) if trains_through_contract(impl) else None
 
 
 NFD_CONTROLS: dict[str, Any] = {

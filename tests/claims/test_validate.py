@@ -198,3 +198,17 @@ def test_a_network_declined_inside_a_measurement_is_not_applicable():
     entry = run_claim(claim, impl, "smoke", seed=0)
     assert entry["verdict"] == "not applicable"
     assert "'pre-only' declined" in entry["message"] and "pre-activation only" in entry["message"]
+
+
+def test_training_contract_blocks_must_reproduce_the_trace():
+    """A plug-in whose block(spec, k, weights, h) is not its network's block fails validation."""
+    from reference_impl.reference import ReferenceImpl
+
+    class IdentityBlocks(ReferenceImpl):
+        def block(self, spec, k, weights, h):
+            return h
+
+    spec = NetSpec(width=6, depth=3, dtype="float64")
+    validate(ReferenceImpl(fast=False), spec, train=True)
+    with pytest.raises(ValidationError, match=r"block\(spec, 0, weights, h\) differs from trace"):
+        validate(IdentityBlocks(fast=False), spec, train=True)

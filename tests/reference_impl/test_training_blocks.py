@@ -41,7 +41,7 @@ def _forward(form: str, spec: NetSpec, vw: torch.Tensor, ww: torch.Tensor | None
 def test_one_step_equals_autograd_sgd(form: str) -> None:
     s, n, depth = 4, 9, 3
     spec, cfg = _setup(form, n, depth, steps=1, lr=0.8, n_train=2, n_test=1, input_dim=3)
-    res = train(spec, cfg, s, torch.Generator().manual_seed(3), [Run("r", depth, record_features=True)],
+    res = train(spec, cfg, s, torch.Generator().manual_seed(3), [Run("r", depth, record_norms=True)],
                 path="dense")["r"]
     gen = torch.Generator().manual_seed(3)  # replay: frozen layers, then V, then W
     u_in, v = draw_frozen_layers(s, n, cfg.input_dim, gen)
@@ -72,7 +72,7 @@ def test_one_step_equals_autograd_sgd(form: str) -> None:
 def test_pre_form_with_records_is_the_one_layer_trainer() -> None:
     spec, cfg = _setup("pre", 12, 4, steps=2, n_test=1)
     plain = train(spec, cfg, 8, torch.Generator().manual_seed(4), [Run("r", 4)], path="dense")["r"]
-    rec = train(spec, cfg, 8, torch.Generator().manual_seed(4), [Run("r", 4, record_features=True)], path="dense")["r"]
+    rec = train(spec, cfg, 8, torch.Generator().manual_seed(4), [Run("r", 4, record_norms=True)], path="dense")["r"]
     assert torch.allclose(plain.f_train, rec.f_train, atol=1e-12) and torch.allclose(plain.loss, rec.loss, atol=1e-12)
     assert rec.norm_ratio is not None and rec.first_update is None
 
@@ -81,7 +81,7 @@ def test_pre_form_with_records_is_the_one_layer_trainer() -> None:
 def test_dense_and_lazy_block_training_agree_in_distribution(form: str) -> None:
     s, n, depth = 1024, 20, 4
     spec, cfg = _setup(form, n, depth, act="relu" if form.startswith("post") else "tanh", steps=2, n_test=0)
-    runs = [Run("r", depth, record_features=True)]
+    runs = [Run("r", depth, record_norms=True)]
     dense = train(spec, cfg, s, torch.Generator().manual_seed(31), runs, path="dense")["r"]
     lazy = train(spec, cfg, s, torch.Generator().manual_seed(32), runs, path="lazy")["r"]
 

@@ -1,0 +1,1 @@
+"""Adapters for third-party libraries (the ``[thirdparty]`` extra): their networks through the contract."""

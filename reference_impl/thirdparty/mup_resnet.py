@@ -1,0 +1,90 @@
+"""``mup-resnet``: a muP MLP ResNet written with the ``mup`` package, plugged in by the module adapter.
+
+The network is what a user of mup writes to add depth scaling: ``nn.Linear`` hidden blocks
+h + m V phi(h) with the branch multiplier m = scale L^-beta (1/sqrt(L) at the NetSpec default
+beta = 1/2), a ``MuReadout`` output layer, and ``set_base_shapes`` against a base and a delta model
+(width BASE_WIDTH and twice that). The suite measures the hidden blocks: trace and gradients are
+those of h_0..h_L; the training claims train the blocks with the suite's depth-muP SGD and its own
+muP readout, so MuReadout and MuSGD do not enter any verdict (mup's SGD rule for square hidden
+matrices is the unscaled rate, the rule the suite uses). Weights are drawn from the generator with
+the NetSpec's law (mup's own initialisers draw from the global RNG); specs mup's MLP cannot express
+(post-activation, res3, biases, an input layer, fBm / RBF weights) raise NotImplementedError.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import torch
+from torch import nn
+
+from ..module_adapter import ModuleImpl
+from ..naive import ACTIVATIONS
+from ..protocol import NetSpec
+
+BASE_WIDTH = 8  # mup's base model width (shapes only)
+
+
+class MupBlock(nn.Module):
+    def __init__(self, width: int, mult: float, activation: str, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.V = nn.Linear(width, width, bias=False, dtype=dtype, device="meta")
+        self.mult, self.phi = mult, ACTIVATIONS[activation]
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.mult * self.V(self.phi(h))
+
+
+class MupResNet(nn.Module):
+    """blocks, then MuReadout (width -> 1)."""
+
+    def __init__(self, width: int, depth: int, mult: float, activation: str, dtype: torch.dtype) -> None:
+        import mup
+
+        super().__init__()
+        self.blocks = nn.ModuleList(MupBlock(width, mult, activation, dtype) for _ in range(depth))
+        self.readout = mup.MuReadout(width, 1, bias=False, readout_zero_init=True, dtype=dtype, device="meta")
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            h = block(h)
+        return self.readout(h)
+
+
+@lru_cache(maxsize=8)
+def _shapes(depth: int) -> tuple[dict, dict]:
+    import mup
+
+    def shapes(width: int) -> dict:
+        return mup.get_shapes(MupResNet(width, depth, 1.0, "relu", torch.float32))
+
+    return shapes(BASE_WIDTH), shapes(2 * BASE_WIDTH)
+
+
+def one_network(spec: NetSpec, generator: torch.Generator) -> MupResNet:
+    import mup
+
+    if (spec.block, spec.preact, spec.bias_var, spec.input_dim) != ("res1", True, 0.0, None):
+        raise NotImplementedError("mup-resnet builds pre-activation one-layer blocks without biases or input layer")
+    if spec.init not in ("gaussian", "uniform"):
+        raise NotImplementedError(f"mup-resnet draws i.i.d. Gaussian or uniform weights; got init={spec.init!r}")
+    net = MupResNet(spec.width, spec.depth, spec.branch_multiplier, spec.activation, spec.torch_dtype)
+    base, delta = _shapes(spec.depth)
+    mup.set_base_shapes(net, base, delta=delta, rescale_params=False)
+    net.to_empty(device=spec.device)
+    std = math.sqrt(spec.sigma_w2 / spec.width)  # NetSpec: entries of variance sigma_w2 / n (mup: fan-in init)
+    with torch.no_grad():
+        for block in net.blocks:
+            if spec.init == "gaussian":
+                block.V.weight.normal_(0.0, std, generator=generator)
+            else:
+                block.V.weight.uniform_(-math.sqrt(3) * std, math.sqrt(3) * std, generator=generator)
+        net.readout.weight.zero_()  # readout_zero_init, as mup recommends
+    return net
+
+
+def make_mup_resnet() -> ModuleImpl:
+    """Entry point ``mup-resnet`` (needs ``pip install -e ".[thirdparty]"``)."""
+    import mup
+
+    return ModuleImpl("mup-resnet", one_network, blocks="blocks", version=getattr(mup, "__version__", "1.0.0"))

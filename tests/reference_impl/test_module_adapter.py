@@ -1,0 +1,77 @@
+"""The module adapter: the plug-in guide's nn.Module example runs as printed, batched by torch.func,
+equal to the per-network loop, and the training claims train its network through the contract."""
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from claims.run import run_claim
+from claims.spec import select
+from claims.validate import validate
+from reference_impl.naive import NaiveResNet
+from reference_impl.plugin_training import CONTRACT_NETWORK, train_network
+from reference_impl.protocol import Capability, NetSpec
+from reference_impl.reference import make_reference_dense
+from reference_impl.training import Run, TrainConfig
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+
+
+@pytest.fixture(scope="module")
+def example():
+    """The guide's ``my_module_resnet.py``, written out and imported."""
+    block = re.search(r"A complete example \(`my_module_resnet.py`\):\n\n```python\n(.*?)```", GUIDE.read_text(), re.S)
+    assert block, "the plug-in guide lost its module adapter example"
+    folder = Path(__file__).resolve().parent / "_generated"
+    folder.mkdir(exist_ok=True)
+    (folder / "my_module_resnet.py").write_text(block.group(1))
+    sys.path.insert(0, str(folder))
+    try:
+        import my_module_resnet
+        yield my_module_resnet
+    finally:
+        sys.path.remove(str(folder))
+        sys.modules.pop("my_module_resnet", None)
+
+
+def test_the_example_is_batched_and_equals_one_network_at_a_time(example) -> None:
+    impl = example.factory()
+    assert Capability.TRAIN_STEP | Capability.WEIGHTS in impl.capabilities
+    spec = NetSpec(width=8, depth=3, activation="tanh", dtype="float64")
+    validate(impl, spec, grad=True, train=True)
+    net = impl.build(spec, 5, torch.Generator().manual_seed(0))
+    x = torch.randn(5, 2, 8, dtype=torch.float64)
+    g_out = torch.randn(5, 2, 8, dtype=torch.float64)
+    trace, grads = net.grad_trace(x, g_out)
+    v = net.layer_weights()["V"]  # (S, L, n, n)
+    for i in range(5):  # the same network, written out: NetSpec's res1 pre-activation formula
+        ref = NaiveResNet(spec)
+        with torch.no_grad():
+            for k, blk in enumerate(ref.blocks):
+                blk.V.weight.copy_(v[i, k])
+        xi = x[i].clone().requires_grad_(True)
+        states = ref(xi, return_states=True)
+        assert torch.allclose(torch.stack(states).detach(), trace[i], atol=1e-12)
+        want = torch.autograd.grad(states[-1], states, grad_outputs=g_out[i])
+        assert torch.allclose(torch.stack(want), grads[i], atol=1e-12)
+
+
+def test_the_example_trains_through_the_contract_like_the_reference(example) -> None:
+    """Same weights, same blocks: the contract's training of the example equals the dense reference's."""
+    spec = NetSpec(width=8, depth=4, activation="tanh", parametrization="depth_mup", dtype="float64")
+    cfg, runs = TrainConfig(steps=2), [Run("t4", 4, record_coupling=True), Run("d2", 2, "paired")]
+    mine = train_network(example.factory(), spec, cfg, 16, torch.Generator().manual_seed(4), runs)
+    ref = train_network(make_reference_dense(), spec, cfg, 16, torch.Generator().manual_seed(4), runs)
+    assert torch.allclose(mine["t4"].coupling, ref["t4"].coupling, atol=1e-10)
+    assert torch.allclose(mine["d2"].f_train, ref["d2"].f_train, atol=1e-10)
+
+
+def test_a_training_claim_trains_the_example_network(example) -> None:
+    """The example has no input layer and declines one: the training claims build it without one."""
+    impl = example.factory()
+    entry = run_claim(select(["nfd.depth_error"])[0], impl, "smoke", seed=0)
+    assert entry["verdict"] in ("holds", "inconclusive") and entry["trained_with"] == CONTRACT_NETWORK, entry["message"]
+    with pytest.raises(NotImplementedError):
+        impl.build(NetSpec(width=4, depth=2, preact=False), 1, torch.Generator())

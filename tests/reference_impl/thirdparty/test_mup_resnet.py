@@ -1,0 +1,21 @@
+"""mup-resnet: the mup package's MLP ResNet through the module adapter (needs the [thirdparty] extra)."""
+import pytest
+import torch
+
+pytest.importorskip("mup", reason="mup is not installed: pip install -e '.[thirdparty]'")
+
+from claims.validate import validate  # noqa: E402
+from reference_impl.protocol import NetSpec  # noqa: E402
+from reference_impl.thirdparty.mup_resnet import make_mup_resnet  # noqa: E402
+
+
+def test_mup_resnet_meets_the_contract_and_declines_what_it_cannot_express() -> None:
+    impl = make_mup_resnet()
+    spec = NetSpec(width=16, depth=4, activation="tanh", dtype="float64")
+    validate(impl, spec, grad=True, train=True)
+    net = impl.build(spec, 2, torch.Generator().manual_seed(0))
+    v = net.layer_weights()["V"]
+    assert v.shape == (2, 4, 16, 16) and abs(float(v.var()) * 16 - 1.0) < 0.2  # entries N(0, 1/n)
+    for bad in (spec.with_(preact=False), spec.with_(input_dim=3), spec.with_(init="fbm", init_param=0.7)):
+        with pytest.raises(NotImplementedError):
+            impl.build(bad, 1, torch.Generator())
