@@ -120,3 +120,67 @@ def mean_ci(values: np.ndarray, level: float) -> tuple[float, float]:
         return float(values.mean()), math.inf
     sem = float(sps.sem(values))
     return float(values.mean()), float(sps.t.ppf(0.5 + level / 2, len(values) - 1) * sem)
+
+
+# Checked before the exact alpha: a p-value this small cannot come from independent cells.
+INDEPENDENCE_LEVEL = 1e-4
+
+
+class DependenceError(RuntimeError):
+    """The networks of an ensemble are not independent (replicate cells disagree with their SEs)."""
+
+
+@dataclass(frozen=True)
+class Heterogeneity:
+    """Cochran's Q of replicate cells at each grid point: Q, its degrees of freedom, p = P(chi2_df > Q)."""
+
+    q: float
+    df: int
+    p: float
+
+    @property
+    def ratio(self) -> float:
+        """Q / df: the between-cell variance over what the within-cell standard errors predict."""
+        return self.q / self.df if self.df else math.nan
+
+
+def heterogeneity(values: np.ndarray, ses: np.ndarray, points: np.ndarray) -> Heterogeneity:
+    """Cochran's Q summed over grid points: at each point the replicate cells' means (``values``)
+    scatter around their precision-weighted mean as their within-cell standard errors (``ses``) say
+    when the cells are independent and so are the networks inside each cell."""
+    values, ses = np.asarray(values, float), np.asarray(ses, float)
+    points = np.unique(np.asarray(points), return_inverse=True)[1]
+    q, df = 0.0, 0
+    for point in np.unique(points):
+        v, s = values[points == point], ses[points == point]
+        if len(v) < 2:
+            continue
+        w = 1.0 / s**2
+        q += float(np.sum(w * (v - np.sum(w * v) / np.sum(w)) ** 2))
+        df += len(v) - 1
+    return Heterogeneity(q, df, float(sps.chi2.sf(q, df)) if df else math.nan)
+
+
+def check_independent(table, value: str, se: str, point: tuple[str, ...], what: str = "") -> Heterogeneity | None:  # type: ignore[no-untyped-def]
+    """Raise DependenceError when the networks behind ``value`` are not independent: a zero
+    within-cell standard error (every network the same), or replicate cells (rows with equal
+    ``point`` columns) scattering more than their standard errors allow (Cochran's Q, p below
+    INDEPENDENCE_LEVEL). Any estimator can call it on its table; None when no grid point has two
+    replicate cells (nothing to compare)."""
+    values, ses = table.col(value).astype(float), table.col(se).astype(float)
+    label = f"{value}{f' ({what})' if what else ''}"
+    if np.any(~(ses > 0)):
+        raise DependenceError(f"networks in this ensemble are not independent: {label} has zero spread across the "
+                              f"networks of {int(np.sum(~(ses > 0)))} cell(s) (within-cell standard error 0); "
+                              "build must draw S distinct networks")
+    keys = np.array(["|".join(repr(r[c]) for c in point) for r in table.rows])
+    het = heterogeneity(values, ses, keys)
+    if het.df == 0:
+        return None
+    if not het.p >= INDEPENDENCE_LEVEL:
+        raise DependenceError(
+            f"networks in this ensemble are not independent: replicate cells of {label} scatter {het.ratio:.3g} times "
+            f"the variance their within-cell standard errors allow (Cochran Q = {het.q:.4g}, df = {het.df}, "
+            f"p = {het.p:.2g} < {INDEPENDENCE_LEVEL:g}); the standard errors, and every CI built on them, would be "
+            "too narrow. Draw S distinct, independent networks from the generator")
+    return het

@@ -15,7 +15,11 @@ Controls defined here (registered into reference_impl.controls.CONTROLS on impor
   no longer vanishes with width (nfd.init_coupling_width fails) and no reused-weight component is
   left in the backward pass (nfd.sgd_coupling_survives_width fails).
 - ``transpose-bug``: the backward pass multiplies by W_l where W_l^T belongs (square hidden layers
-  make the bug shape-silent). W_l and W_l^T share only their diagonal, so the backward signal loses
+  make the bug shape-silent). It is a plug-in with dense weights (Capability.WEIGHTS) whose
+  hand-written ``grad_trace`` has the bug and whose ``trace`` runs outside autograd (as a fast
+  implementation with a manual backward does), so validation cannot compare it with autograd and
+  the init-coupling claims reject it through its own ``grad_trace``; its ``train_runs`` has the
+  same bug in the reference's training step. W_l and W_l^T share only their diagonal, so the backward signal loses
   its correlation with the forward products as the gradient-independence copy does: the init
   coupling stops vanishing with width (nfd.init_coupling_width) and the surviving SGD coupling of
   true backprop is gone (nfd.sgd_coupling_survives_width). Measured at default, seed 0: width slope
@@ -34,8 +38,10 @@ from typing import Any, Callable
 
 import torch
 
+from reference_impl.blocks import residual_backward, residual_states
 from reference_impl.controls import CONTROLS, Control, SpecDefect
-from reference_impl.protocol import Capability, NetSpec
+from reference_impl.ensemble import DenseEnsemble
+from reference_impl.protocol import Capability, Ensemble, NetSpec
 from reference_impl.training import Run, train
 
 
@@ -56,6 +62,34 @@ class TrainingDefect(Control):
         return train(spec, cfg, n_networks, generator, runs, **kw)
 
 
+class UntransposedEnsemble(DenseEnsemble):
+    """Dense weights; grad_trace multiplies by M_k where M_k^T belongs, with a forward pass autograd does not see."""
+
+    def trace(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return super().trace(x)
+
+    def grad_trace(self, x: torch.Tensor, g_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            h0 = x if self.spec.input_dim is None else self._mul(0, "in", x)
+            cache: list = []
+            states = residual_states(self.spec, h0, self._mul, self.bias, cache)
+            grads = residual_backward(self.spec, cache, g_out, self._mul)  # x M^T: the transpose is missing
+        return torch.stack(states, dim=1), grads
+
+
+@dataclass(frozen=True)
+class TransposeBug(TrainingDefect):
+    """A plug-in with weights whose own backward pass (grad_trace) and training step use W_l for W_l^T."""
+
+    @property
+    def capabilities(self) -> Capability:
+        return self.base.capabilities | Capability.WEIGHTS
+
+    def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> Ensemble:
+        return UntransposedEnsemble(spec, n_networks, generator)
+
+
 def trainer_for(impl: Any) -> Callable[..., dict] | None:
     """The training method of ``impl`` (Capability.TRAIN_STEP and ``train_runs``), or None."""
     caps = getattr(impl, "capabilities", Capability(0))
@@ -66,8 +100,8 @@ NFD_CONTROLS: dict[str, Any] = {
     c.name: c for c in (
         TrainingDefect("gia-backward", "backprop through an independent copy of each W_l (gradient-independence "
                        "assumption) while declaring true backprop", true_backward="independent"),
-        TrainingDefect("transpose-bug", "backward pass through W_l instead of W_l^T while declaring true backprop",
-                       true_backward="untransposed"),
+        TransposeBug("transpose-bug", "backward pass through W_l instead of W_l^T while declaring true backprop",
+                     true_backward="untransposed"),
         TrainingDefect("lr-depth-factor", "SGD rate divided by sqrt(L) on top of depth-muP's 1/sqrt(L) multiplier "
                        "(TP VI's Adam factor applied to SGD) while declaring depth-muP", lr_depth_exponent=0.5),
         SpecDefect("no-depth-multiplier", "branch multiplier 1 (beta = 0) while declaring depth-muP's 1/sqrt(L)",
