@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping
 
 
 from .cache import cell_key, code_version
+from .configs import check_config, honoured_fields
 from .spec import CellContext, Claim, Estimate, Table
 from .stats import equivalence_verdict, hull
 from .sweep import Cell, cells
@@ -59,6 +60,7 @@ def _entry(claim: Claim, budget: str) -> dict[str, Any]:
         "paper_numbers": [dict(p) for p in claim.paper_numbers],
         "controls": [],
         "config": {},
+        "honours": list(honoured_fields(claim, budget)),
     }
 
 
@@ -175,7 +177,9 @@ def run_claim(
     execution: Execution | None = None,
 ) -> dict[str, Any]:
     """Run a claim: capability check, plug-in validation on a probe network (claims/validate.py),
-    then one test, or a property over its configuration class."""
+    then one test, or a property over its configuration class. A ``config`` field the claim does not
+    honour raises ClaimError (bad usage)."""
+    check_config(claim, config, budget)
     missing = claim.requires & ~impl.capabilities
     if missing:
         entry = _entry(claim, budget)

@@ -148,10 +148,14 @@ REPS = {"smoke": 5, "default": 8, "thorough": 16}
 NETS = {"smoke": 64, "default": 128, "thorough": 512}
 IID_BETAS = (0.4, 0.45, 0.5, 0.55, 0.6)
 
-def iid_config_space():  # type: ignore[no-untyped-def]
-    """The class the i.i.d. theorem covers: block form, smooth or ReLU-like activation, weight variance.
+IID_FAMILIES = ("gaussian", "uniform")  # the NetSpec's i.i.d. weight families (same variance sigma_w^2 / n)
 
-    The base configuration (res-1, ReLU, sigma_w^2 = 1) is always the first example.
+
+def iid_config_space():  # type: ignore[no-untyped-def]
+    """The class the i.i.d. theorem covers: block form, smooth or ReLU-like activation, weight variance,
+    and the i.i.d. weight family (the derivation uses only the entries' variance).
+
+    The base configuration (res-1, ReLU, sigma_w^2 = 1, Gaussian) is always the first example.
     """
     from hypothesis import strategies as st
 
@@ -159,8 +163,19 @@ def iid_config_space():  # type: ignore[no-untyped-def]
         "block": st.sampled_from(["res1", "res3"]),
         "activation": st.sampled_from(["relu", "tanh", "gelu"]),
         "sigma_w2": st.sampled_from([0.5, 1.0, 2.0]),
+        "init": st.sampled_from(IID_FAMILIES),
     })
-    return st.one_of(st.just({"block": "res1", "activation": "relu", "sigma_w2": 1.0}), drawn)
+    return st.one_of(st.just({"block": "res1", "activation": "relu", "sigma_w2": 1.0, "init": "gaussian"}), drawn)
+
+
+def family_config_space():  # type: ignore[no-untyped-def]
+    """The i.i.d. weight families of the NetSpec, Gaussian first."""
+    from hypothesis import strategies as st
+
+    return st.sampled_from([{"init": family} for family in IID_FAMILIES])
+
+
+IID_HONOURS = ("width", "block", "activation", "init", "sigma_w2")  # what measure_growth reads besides its axes
 
 
 IID = register(Claim(
@@ -175,7 +190,7 @@ IID = register(Claim(
     measure=measure_growth, estimate=root_of_slope(0.5),
     controls=("scale-exponent-off", "scale-exponent-high", "correlated-weights"),
     requires=Capability.FORWARD_TRACE,
-    config_space=iid_config_space, examples={"smoke": 1, "default": 3, "thorough": 12},
+    config_space=iid_config_space, examples={"smoke": 1, "default": 3, "thorough": 12}, honours=IID_HONOURS,
 ))
 
 SMOOTH_H = 0.75
@@ -196,7 +211,7 @@ SMOOTH = register(Claim(
                    **{"pass": "forward", "init": "fbm", "init_param": SMOOTH_H}),
     measure=measure_growth, estimate=root_of_slope(SMOOTH_H),
     controls=("iid-weights", "scale-exponent-off"),
-    requires=Capability.FORWARD_TRACE,
+    requires=Capability.FORWARD_TRACE, honours=("width", "block", "activation", "sigma_w2"),
 ))
 
 GRAD = register(Claim(
@@ -211,4 +226,5 @@ GRAD = register(Claim(
     measure=measure_growth, estimate=root_of_slope(0.5),
     controls=("scale-exponent-off", "correlated-weights"),
     requires=Capability.FORWARD_TRACE | Capability.GRAD_TRACE,
+    config_space=family_config_space, examples={"smoke": 1, "default": 2, "thorough": 2}, honours=IID_HONOURS,
 ))

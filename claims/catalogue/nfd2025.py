@@ -431,6 +431,7 @@ def _sw(axes: Mapping[str, Sequence[Any]], nets: int, reps: int = 1, inner: Mapp
 SRC_ABS = "abstract (v2/v3)"
 # --config fields both init-coupling paths use (nfd_init.py and the exact sampler's training runs)
 INIT_HONOURS = ("width", "depth", "activation", "beta", "lr", "loss", "n_train", "input_dim", "task_seed")
+TRAIN_HONOURS = INIT_HONOURS + ("steps", "n_test", "path")  # measure_width / measure_depths through _train
 WIDTHS = {"smoke": (64, 128, 256), "default": (64, 128, 256, 512), "thorough": (64, 128, 256, 512, 1024, 2048)}
 
 INIT_WIDTH = register(Claim(
@@ -494,7 +495,7 @@ SURVIVE = register(Claim(
             "default": _sw({"width": WIDTHS["default"]}, 2048, depth=4, steps=2),
             "thorough": _sw({"width": WIDTHS["thorough"]}, 8192, reps=2, depth=4, steps=2)},
     measure=measure_width, estimate=estimate_survival,
-    controls=("gia-backward", "transpose-bug"), requires=REQUIRES,
+    controls=("gia-backward", "transpose-bug"), requires=REQUIRES, honours=TRAIN_HONOURS,
     paper_numbers=({"what": "SGD coupling as n -> inf", "paper": "non-zero (no value given)",
                     "ours": "see estimate"},),
 ))
@@ -516,7 +517,7 @@ SGD_DEPTH = register(Claim(
             "default": _sw({"depth": (4, 8, 16, 32)}, 1024, width=128, steps=2),
             "thorough": _sw({"depth": (4, 8, 16, 32, 64, 128)}, 1024, reps=2, width=256, steps=2)},
     measure=measure_depths, estimate=estimate_sgd_depth,
-    controls=("no-depth-multiplier",), requires=REQUIRES,
+    controls=("no-depth-multiplier",), requires=REQUIRES, honours=TRAIN_HONOURS + ("decoupled",),
     paper_numbers=({"what": "depth rate of the reused-weight coupling", "paper": "O(L^-2)", "ours": "see estimate"},),
 ))
 
@@ -539,7 +540,7 @@ DEPTH_ERROR = register(Claim(
             "thorough": _sw({"width": (64, 128)}, 2048, reps=2, inner={"depth": (4, 8, 16, 32, 64, 128)}, steps=2,
                             decoupled=False)},
     measure=measure_depths, estimate=estimate_depth_error,
-    controls=("no-depth-multiplier", "lr-depth-factor"), requires=REQUIRES,
+    controls=("no-depth-multiplier", "lr-depth-factor"), requires=REQUIRES, honours=TRAIN_HONOURS + ("decoupled",),
 ))
 
 NORMS = register(Claim(
@@ -563,5 +564,5 @@ NORMS = register(Claim(
                                   ("default", 2, 256, (8, 16, 32, 64, 128, 256), 128),
                                   ("thorough", 4, 1024, (8, 16, 32, 64, 128, 256, 512, 1024), 256))},
     measure=measure_norms, estimate=estimate_norms,
-    controls=("post-activation",), requires=Capability.FORWARD_TRACE,
+    controls=("post-activation",), requires=Capability.FORWARD_TRACE, honours=("width", "activation", "beta"),
 ))
