@@ -37,7 +37,7 @@ import torch
 from reference_impl.protocol import Capability
 
 from ..spec import CellContext, Claim, Estimate, Source, Sweep, Table, register
-from ..stats import linear_root, loglog_slope, mean_ci, ols
+from ..stats import check_independent, linear_root, loglog_slope, mean_ci, ols
 
 SOURCE = "Marion, Fermanian, Biau, Vert (2022), Scaling ResNets in the large-depth regime"
 
@@ -66,10 +66,11 @@ def measure_growth(ctx: CellContext) -> list[dict[str, Any]]:
         else:
             _, g = net.grad_trace(x, g_out)
             start, end = g[:, -1], g[:, 0]
-        displacement = (end - start).pow(2).sum(-1) / start.pow(2).sum(-1)
-        mean = float(displacement.double().mean())
+        displacement = (end - start).pow(2).sum(-1).double() / start.pow(2).sum(-1).double()
+        mean = float(displacement.mean())
+        se = float(displacement.std() / math.sqrt(displacement.numel())) if displacement.numel() > 1 else 0.0
         q = math.log1p(mean)
-        rows.append({"beta": beta, "mean_displacement": mean, "log_growth": q,
+        rows.append({"beta": beta, "mean_displacement": mean, "mean_displacement_se": se, "log_growth": q,
                      "loglog": math.log(q) if q > 0 else math.nan})
     return rows
 
@@ -84,8 +85,11 @@ def _root_of_slope(critical: float, table: Table, level: float) -> Estimate:
     """Root beta* of s(beta), the slope of log q on log L, q = log(1 + E[displacement]), with a Fieller confidence set.
 
     Model (OLS, SEs clustered on the cell): y = c_beta + (s0 + s1 (beta - m)) log L, m the grid's
-    centre; beta* = m - s0 / s1. The per-beta slopes go to the fit table and the figure.
+    centre; beta* = m - s0 / s1. The per-beta slopes go to the fit table and the figure. First the
+    replicate cells' mean displacements are checked against their within-cell standard errors
+    (networks in a cell must be independent: claims.stats.check_independent).
     """
+    check_independent(table, "mean_displacement", "mean_displacement_se", ("depth", "beta"))
     beta, depth, y, cell = table.col("beta"), table.col("depth"), table.col("loglog"), table.col("cell")
     betas = table.unique("beta")
     centre = float(np.mean(betas))

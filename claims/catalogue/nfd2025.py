@@ -447,12 +447,13 @@ INIT_WIDTH = register(Claim(
     tolerance_why="O(n^-1) is quoted; 0.25 is half the distance to n^-1/2, the rate a coupling with a non-zero "
                   "first-order mean would have, and O(n^-2) corrections move the slope by < 0.1 at n >= 64 "
                   "(pilot: local slopes -1.2, -0.9, -0.5 +- 0.3 over 64..512 at S = 2048).",
-    # two independent replicate cells per width (the independence check compares them), same networks in total
-    sweeps={"smoke": _sw({"width": WIDTHS["smoke"]}, 1024, reps=2, depth=4, steps=1),
+    # four independent replicate cells per width, so that the independence check has 3 degrees of freedom per
+    # width (with 2 a chi^2_1 misses even a 64-fold variance inflation 5% of the time); networks in total unchanged
+    sweeps={"smoke": _sw({"width": WIDTHS["smoke"]}, 512, reps=4, depth=4, steps=1),
             # default: 16384 networks (8192 gave CI half-width 0.14 and 1 inconclusive in 10 calibration seeds;
             # sd of the estimate 0.07 around -0.99, so about 12% of runs straddle the band; 16384 gives ~0.10)
-            "default": _sw({"width": WIDTHS["default"]}, 8192, reps=2, depth=4, steps=1),
-            "thorough": _sw({"width": WIDTHS["thorough"]}, 16384, reps=2, depth=4, steps=1)},
+            "default": _sw({"width": WIDTHS["default"]}, 4096, reps=4, depth=4, steps=1),
+            "thorough": _sw({"width": WIDTHS["thorough"]}, 8192, reps=4, depth=4, steps=1)},
     measure=measure_init_coupling, estimate=estimate_init_width,
     controls=("gia-backward", "transpose-bug"), requires=Capability.GRAD_TRACE,
     honours=INIT_HONOURS,
@@ -470,9 +471,9 @@ INIT_DEPTH = register(Claim(
                   "0.25 rejects growth like L^1/2 (the rate of an accumulated sum of L independent O(L^-1/2) "
                   "layer terms) and decay like L^-1/2 while allowing the pre-asymptotic rise the note's prototype "
                   "saw between L = 2 and 8.",
-    sweeps={"smoke": _sw({"depth": (4, 8, 16)}, 1024, reps=2, width=64, steps=1),
-            "default": _sw({"depth": (4, 8, 16, 32)}, 4096, reps=2, width=64, steps=1),
-            "thorough": _sw({"depth": (4, 8, 16, 32, 64, 128)}, 8192, reps=2, width=128, steps=1)},
+    sweeps={"smoke": _sw({"depth": (4, 8, 16)}, 512, reps=4, width=64, steps=1),  # 4 replicate cells: as above
+            "default": _sw({"depth": (4, 8, 16, 32)}, 2048, reps=4, width=64, steps=1),
+            "thorough": _sw({"depth": (4, 8, 16, 32, 64, 128)}, 4096, reps=4, width=128, steps=1)},
     measure=measure_init_coupling, estimate=estimate_init_depth,
     controls=("no-depth-multiplier",), requires=Capability.GRAD_TRACE,
     honours=INIT_HONOURS,

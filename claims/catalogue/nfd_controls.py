@@ -38,10 +38,10 @@ from typing import Any, Callable
 
 import torch
 
-from reference_impl.blocks import residual_backward, residual_states
 from reference_impl.controls import CONTROLS, Control, SpecDefect
-from reference_impl.ensemble import DenseEnsemble
 from reference_impl.protocol import Capability, Ensemble, NetSpec
+from reference_impl.reference import ReferenceImpl
+from reference_impl.stacked import StackedEnsemble
 from reference_impl.training import Run, train
 
 
@@ -62,20 +62,15 @@ class TrainingDefect(Control):
         return train(spec, cfg, n_networks, generator, runs, **kw)
 
 
-class UntransposedEnsemble(DenseEnsemble):
+class UntransposedEnsemble(StackedEnsemble):
     """Dense weights; grad_trace multiplies by M_k where M_k^T belongs, with a forward pass autograd does not see."""
 
     def trace(self, x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             return super().trace(x)
 
-    def grad_trace(self, x: torch.Tensor, g_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.no_grad():
-            h0 = x if self.spec.input_dim is None else self._mul(0, "in", x)
-            cache: list = []
-            states = residual_states(self.spec, h0, self._mul, self.bias, cache)
-            grads = residual_backward(self.spec, cache, g_out, self._mul)  # x M^T: the transpose is missing
-        return torch.stack(states, dim=1), grads
+    def _vjp(self, k: int, name: str, delta: torch.Tensor) -> torch.Tensor:
+        return self._mul(k, name, delta)  # delta M^T: the transpose is missing
 
 
 @dataclass(frozen=True)
@@ -87,7 +82,9 @@ class TransposeBug(TrainingDefect):
         return self.base.capabilities | Capability.WEIGHTS
 
     def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> Ensemble:
-        return UntransposedEnsemble(spec, n_networks, generator)
+        if spec.bias_var:
+            raise NotImplementedError("the transpose-bug control builds networks without branch biases")
+        return UntransposedEnsemble(spec, ReferenceImpl(fast=False).build(spec, n_networks, generator).layer_weights())
 
 
 def trainer_for(impl: Any) -> Callable[..., dict] | None:

@@ -32,13 +32,13 @@ from reference_impl.training import TrainConfig, draw_frozen_layers, make_task
 
 from ..spec import CellContext
 
-CHUNK_BYTES = 2e8  # float64 weights of one build; a function of the sizes only, never of the machine
+CHUNK_BYTES = 6e8  # weights of one build; a function of the sizes only, never of the machine
 SUITE_STREAM = 3  # ctx.generator stream of the suite's readout and decoupling noise
 
 
-def chunk_size(width: int, depth: int) -> int:
+def chunk_size(width: int, depth: int, itemsize: int) -> int:
     """Networks per build, so that one chunk's weights stay near CHUNK_BYTES."""
-    return max(1, int(CHUNK_BYTES // (8.0 * depth * width * width)))
+    return max(1, int(CHUNK_BYTES // (itemsize * depth * width * width)))
 
 
 def _forward_after_step(w: torch.Tensor, gcols: torch.Tensor, xcols: torch.Tensor, h0: torch.Tensor, a: float,
@@ -114,7 +114,7 @@ def measure_plugin_coupling(ctx: CellContext, keys: tuple[str, ...]) -> dict[str
     spec = ctx.spec(width=int(p["width"]), depth=int(p["depth"]), activation=p["activation"], beta=float(p["beta"]),
                     parametrization="depth_mup", input_dim=cfg.input_dim)
     gen_net, gen_suite = ctx.generator(0), ctx.generator(SUITE_STREAM)
-    step = chunk_size(spec.width, spec.depth)
+    step = chunk_size(spec.width, spec.depth, spec.torch_dtype.itemsize)
     parts = [_chunk(ctx, spec, cfg, min(step, ctx.networks - i), gen_net, gen_suite)
              for i in range(0, ctx.networks, step)]
     per_net = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
