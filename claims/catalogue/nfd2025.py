@@ -309,8 +309,8 @@ def _slope_estimate(table: Table, key: str, by: str, level: float, predicted: fl
     return Estimate(fit["slope"], [fit["ci"]], fit_table, figure, notes="; ".join(notes))
 
 
-INDEPENDENCE_KEYS = (("D1", "the estimand's per-cell mean"), ("A0sq", "E[A_0^2]"),
-                     ("gain", "||h_L||^2/||h_0||^2, a function of the network alone"))
+INDEPENDENCE_KEYS = (("gain", "||h_L||^2/||h_0||^2, a function of the network alone"),
+                     ("D1", "the estimand's per-cell mean"), ("A0sq", "E[A_0^2]"))
 
 
 def _check_independent(table: Table, point: tuple[str, ...]) -> None:
