@@ -36,3 +36,20 @@ def test_property_claim_lists_its_configurations_and_reruns_one_exactly(referenc
     rerun = run_claim(claim, make_reference(), "smoke", seed=0, config=entry["configs"][0]["config"])
     assert rerun["estimate"] == entry["configs"][0]["estimate"]
 
+
+
+def test_the_iid_claims_draw_both_iid_weight_families():
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    for cid, examples in (("marion.iid_sqrt_l_unique", 12), ("marion.gradient_dichotomy", 2)):
+        claim, seen = select([cid])[0], set()
+
+        @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        @given(claim.config_space())
+        def collect(config):
+            seen.add(config["init"])
+
+        collect()
+        assert seen == {"gaussian", "uniform"}, cid
+        assert claim.examples["default"] >= (3 if cid.endswith("unique") else 2)
