@@ -143,6 +143,10 @@ class Heterogeneity:
         """Q / df: the between-cell variance over what the within-cell standard errors predict."""
         return self.q / self.df if self.df else math.nan
 
+    def describe(self, label: str) -> str:
+        """One line for an estimate's notes."""
+        return f"independence of {label}: Cochran Q/df = {self.ratio:.3g} (Q = {self.q:.4g}, df = {self.df}, p = {self.p:.2g})"
+
 
 def heterogeneity(values: np.ndarray, ses: np.ndarray, points: np.ndarray) -> Heterogeneity:
     """Cochran's Q summed over grid points: at each point the replicate cells' means (``values``)

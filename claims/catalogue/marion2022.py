@@ -89,7 +89,7 @@ def _root_of_slope(critical: float, table: Table, level: float) -> Estimate:
     replicate cells' mean displacements are checked against their within-cell standard errors
     (networks in a cell must be independent: claims.stats.check_independent).
     """
-    check_independent(table, "mean_displacement", "mean_displacement_se", ("depth", "beta"))
+    het = check_independent(table, "mean_displacement", "mean_displacement_se", ("depth", "beta"))
     beta, depth, y, cell = table.col("beta"), table.col("depth"), table.col("loglog"), table.col("cell")
     betas = table.unique("beta")
     centre = float(np.mean(betas))
@@ -112,7 +112,8 @@ def _root_of_slope(critical: float, table: Table, level: float) -> Estimate:
         "title": "Growth of q = log(1 + E[displacement]) with depth, one line per beta",
         "xlabel": "depth L (blocks)", "ylabel": "q = log(1 + E[displacement]) (dimensionless)", "xlog": True, "ylog": True,
         "series": series,
-    }, notes=f"joint model: slope(beta) = {fit.params[k]:.4g} + {fit.params[k + 1]:.4g} (beta - {centre:g})")
+    }, notes=f"joint model: slope(beta) = {fit.params[k]:.4g} + {fit.params[k + 1]:.4g} (beta - {centre:g})"
+             + (f"; {het.describe('the mean displacement')}" if het else ""))
 
 
 def _series(sub: Table, fit: Any, beta: float, predicted_slope: float) -> dict[str, Any]:

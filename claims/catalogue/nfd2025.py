@@ -20,6 +20,7 @@ achieved standard errors are part of each fit; notes print them.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -313,25 +314,31 @@ INDEPENDENCE_KEYS = (("gain", "||h_L||^2/||h_0||^2, a function of the network al
                      ("D1", "the estimand's per-cell mean"), ("A0sq", "E[A_0^2]"))
 
 
-def _check_independent(table: Table, point: tuple[str, ...]) -> None:
-    """Replicate cells at each grid point against their within-cell SEs (claims.stats.check_independent)."""
-    for key, what in INDEPENDENCE_KEYS:
-        if table.rows and key in table.rows[0]:
-            check_independent(table, key, f"{key}_se", point, what)
+def _check_independent(table: Table, point: tuple[str, ...]) -> str:
+    """Replicate cells at each grid point against their within-cell SEs (claims.stats.check_independent);
+    returns the figures for the notes."""
+    found = [(key, check_independent(table, key, f"{key}_se", point, what))
+             for key, what in INDEPENDENCE_KEYS if table.rows and key in table.rows[0]]
+    return "; ".join(het.describe(key) for key, het in found if het is not None)
+
+
+def _with_notes(est: Estimate, extra: str) -> Estimate:
+    return replace(est, notes="; ".join(n for n in (est.notes, extra) if n))
 
 
 def estimate_init_width(table: Table, level: float) -> Estimate:
-    _check_independent(table, ("width",))
-    return _slope_estimate(table, "D1", "width", level, -1.0,
+    checked = _check_independent(table, ("width",))
+    return _with_notes(_slope_estimate(table, "D1", "width", level, -1.0,
                            "Init coupling: |E[f_1(true) - f_1(decoupled)]| against width",
-                           "|D_1| (output units)", [("A0sq", "E[A_0^2] (size of the init coupling term)", -1.0)])
+                           "|D_1| (output units)", [("A0sq", "E[A_0^2] (size of the init coupling term)", -1.0)]),
+                       checked)
 
 
 def estimate_init_depth(table: Table, level: float) -> Estimate:
-    _check_independent(table, ("depth",))
-    return _slope_estimate(table, "D1", "depth", level, 0.0,
+    checked = _check_independent(table, ("depth",))
+    return _with_notes(_slope_estimate(table, "D1", "depth", level, 0.0,
                            "Init coupling against depth at fixed width", "|D_1| (output units)",
-                           [("A0sq", "E[A_0^2] (size of the init coupling term)", 0.0)])
+                           [("A0sq", "E[A_0^2] (size of the init coupling term)", 0.0)]), checked)
 
 
 def estimate_survival(table: Table, level: float) -> Estimate:
