@@ -4,7 +4,8 @@ The ``track_`` benchmarks follow scipy's ``optimize_linprog`` pattern (time the 
 accuracy): a nightly asv run records each claim's fitted estimate and its CI width at a fixed seed,
 so a commit that moves the science shows up as a step in the estimate's graph, and a commit that
 makes a claim noisier as a step in its CI width. Claims come from ``claims.spec.all_claims()``:
-a newly registered claim gets its benchmarks with no edit here.
+a newly registered claim gets its benchmarks with no edit here. A claim with readings is tracked
+once per reading, under the key ``CLAIM_ID@READING``, and once as a whole (its headline).
 
 ``setup_cache`` runs every claim once (seed 0, reference implementation, cpu, float32) and the
 ``track_`` methods read from it; ``time_smoke`` runs the claim once more under asv's timer.
@@ -28,19 +29,25 @@ SEED = 0
 
 def _claim_ids() -> list[str]:
     patterns = [p.strip() for p in os.environ.get("RESNET_CLAIMS_BENCH_CLAIMS", "").split(",") if p.strip()]
-    return [c.id for c in (select(patterns) if patterns else all_claims())]
+    keys = []
+    for c in select(patterns) if patterns else all_claims():
+        keys += [c.id] + [f"{c.id}@{r.name}" for r in c.readings]
+    return keys
 
 
 CLAIM_IDS = _claim_ids()
 
 
-def _claim(claim_id: str):
-    return next(c for c in all_claims() if c.id == claim_id)
+def _claim(key: str):
+    """The claim behind a benchmark key: ``CLAIM_ID`` or ``CLAIM_ID@READING`` (that reading alone)."""
+    claim_id, _, reading = key.partition("@")
+    claim = next(c for c in all_claims() if c.id == claim_id)
+    return claim.under(next(r for r in claim.readings if r.name == reading)) if reading else claim
 
 
-def _run(claim_id: str, impl_name: str = "reference") -> dict:
+def _run(key: str, impl_name: str = "reference") -> dict:
     impl, _ = resolve(impl_name)
-    return run_claim(_claim(claim_id), impl, BUDGET, SEED, "cpu", "float32")
+    return run_claim(_claim(key), impl, BUDGET, SEED, "cpu", "float32")
 
 
 def _summary(entry: dict, seconds: float) -> dict:
@@ -64,10 +71,14 @@ class ClaimSmoke:
 
     def setup_cache(self):
         out = {}
-        for cid in CLAIM_IDS:
+        for key in CLAIM_IDS:
+            if "@" in key:
+                continue  # filled from its claim's run below
             t0 = time.perf_counter()
-            entry = _run(cid)
-            out[cid] = _summary(entry, time.perf_counter() - t0)
+            entry = _run(key)
+            out[key] = _summary(entry, time.perf_counter() - t0)
+            for sub in entry.get("readings") or []:
+                out[f"{key}@{sub['reading']}"] = _summary(sub, sub.get("seconds", math.nan))
         return out
 
     setup_cache.timeout = 1800

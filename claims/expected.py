@@ -1,6 +1,7 @@
 """The expected-verdicts file: reference verdicts that are not "holds", each with its reason.
 
-One line per verdict, ``IMPL BUDGET CLAIM_ID VERDICT  # reason``: a finding (a reproduced
+One line per verdict, ``IMPL BUDGET CLAIM_ID VERDICT  # reason`` (``CLAIM_ID@READING`` for one
+reading of a claim with readings): a finding (a reproduced
 disagreement with a paper) or a rate that a small budget cannot resolve. pytest turns a listed
 verdict into xfail; ``resnet-claims calibrate`` reports a listed ``violated`` as a finding rather than
 as false alarms. Nothing here changes a verdict in results.json or the report.

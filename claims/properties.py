@@ -12,6 +12,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 
+from .aggregate import property_verdict
 from .spec import Claim
 from .stats import bonferroni_level
 
@@ -44,25 +45,20 @@ def run_property(
         example()
     except _Violated:
         pass
-    first = dict(tried[0])
     failing = [e for e in tried if e["verdict"] == "violated"]
-    verdicts = {e["verdict"] for e in tried}
-    if failing:
-        first = dict(failing[-1])  # hypothesis replays the smallest failing example last
-        verdict = "violated"
-    elif "error" in verdicts:
-        verdict = "error"
-    elif verdicts == {"holds"}:
-        verdict = "holds"
-    else:
-        verdict = "inconclusive"
+    decided = [e for e in tried if e["verdict"] != "not applicable"]
+    # hypothesis replays the smallest failing example last; otherwise show the first decided example
+    first = dict(failing[-1] if failing else (decided or tried)[0])
+    verdict = property_verdict([e["verdict"] for e in tried])
     first["verdict"] = verdict
     first["seconds"] = sum(e["seconds"] for e in tried)
     first["configs"] = [
         {"config": e["config"], "verdict": e["verdict"], "estimate": e["estimate"], "ci": e["ci"]} for e in tried
     ]
+    declined = len(tried) - len(decided)
     first["message"] = (
         f"{len(tried)} configuration(s) at per-example level {level:.4g}: {verdict}"
+        + (f" ({declined} not applicable: the plug-in declines them; decided on the rest)" if declined else "")
         + (f"; failing config {json.dumps(first['config'], sort_keys=True)}" if failing else "")
         + f"; shown: {first['message']}"
     )

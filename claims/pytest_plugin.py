@@ -1,10 +1,13 @@
 """pytest plugin (entry point ``pytest11``): one test item per claim, marked ``claims``.
 
 Outcomes: holds -> passed; violated -> failed with estimate, CI and prediction; inconclusive ->
-failed, saying a larger budget is needed; not applicable -> skipped with the missing capability;
+failed, saying a larger budget is needed; reading-dependent -> failed with every reading's verdict;
+not applicable -> skipped with the missing capability;
 error -> failed with the cell's error. A verdict listed in the expected-verdicts file (a finding
 such as a reproduced disagreement with a paper, or a rate that only resolves at a larger budget)
-is reported as xfail with its reason; if it then holds, the test fails until the line is removed. Claim items are added when pytest collects its default
+is reported as xfail with its reason; if it then holds, the test fails until the line is removed.
+A line may name one reading of a claim (``CLAIM_ID@READING``): the test then also fails when that
+reading's verdict changes. Claim items are added when pytest collects its default
 test paths, when ``-m`` mentions ``claims``, or with ``--claims``.
 """
 from __future__ import annotations
@@ -55,7 +58,14 @@ class ClaimItem(pytest.Item):
         entry = run_claim(self.claim, impl, budget, cfg.getoption("--claims-seed"), cfg.getoption("--claims-device"))
         self.user_properties.append(("verdict", entry["verdict"]))
         verdict = entry["verdict"]
-        expected = cfg.stash[_EXPECTED].get((impl.name, budget, self.claim.id))
+        expected_all = cfg.stash[_EXPECTED]
+        for sub in entry.get("readings") or []:  # a listed reading must keep its verdict
+            listed = expected_all.get((impl.name, budget, f"{self.claim.id}@{sub['reading']}"))
+            if listed is not None and listed[0] != sub["verdict"]:
+                raise ClaimFailure(f"reading {sub['reading']!r} listed as expected {listed[0]!r} but its verdict is "
+                                   f"{sub['verdict']!r} ({impl.name}, budget {budget}): {entry['message']}; "
+                                   "update the expected-verdicts file")
+        expected = expected_all.get((impl.name, budget, self.claim.id))
         if expected is not None:
             if verdict == expected[0]:
                 pytest.xfail(f"expected {verdict} at budget {budget!r}: {expected[1]} ({entry['message']})")
@@ -67,6 +77,8 @@ class ClaimItem(pytest.Item):
             pytest.skip(f"not applicable: {entry['message']}")
         if verdict == "inconclusive":
             raise ClaimFailure(f"INCONCLUSIVE at budget {budget!r}: {entry['message']}; a larger budget is needed")
+        if verdict == "reading-dependent":
+            raise ClaimFailure(f"READING-DEPENDENT ({impl.name}, budget {budget}): {entry['message']}")
         raise ClaimFailure(f"{verdict.upper()} ({impl.name}, budget {budget}): {entry['message']}")
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> str:

@@ -177,9 +177,13 @@ def run_claim(
     execution: Execution | None = None,
 ) -> dict[str, Any]:
     """Run a claim: capability check, plug-in validation on a probe network (claims/validate.py),
-    then one test, or a property over its configuration class. A ``config`` field the claim does not
-    honour raises ClaimError (bad usage)."""
+    then one test, or a property over its configuration class; a claim with readings runs each one.
+    A ``config`` field the claim does not honour raises ClaimError (bad usage)."""
     check_config(claim, config, budget)
+    if claim.readings:
+        from .readings import run_readings
+
+        return run_readings(claim, impl, budget, seed, device, dtype, config, execution)
     missing = claim.requires & ~impl.capabilities
     if missing:
         entry = _entry(claim, budget)

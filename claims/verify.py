@@ -15,7 +15,7 @@ from . import __version__
 from .run import Execution, run_claim
 from .spec import VERDICTS, Claim
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def run_metadata(impl: Any, source: str, budget: str, seed: int, device: str, dtype: str) -> dict[str, Any]:
@@ -79,11 +79,11 @@ def _summarise(results: dict[str, Any], start: float, execution: Execution | Non
 
 
 def exit_status(results: Mapping[str, Any]) -> int:
-    """0 all hold, 1 any violated or errored, 3 none violated but some inconclusive."""
+    """0 all hold, 1 any violated or errored, 3 none violated but some inconclusive or reading-dependent."""
     verdicts = {c["verdict"] for c in results["claims"]}
     if verdicts & {"violated", "error"}:
         return 1
-    if "inconclusive" in verdicts:
+    if verdicts & {"inconclusive", "reading-dependent"}:
         return 3
     return 0
 
@@ -109,9 +109,16 @@ def write_results(results: Mapping[str, Any], out_dir: Path) -> Path:
 
 
 def summary_line(entry: Mapping[str, Any]) -> str:
-    """One line per claim: id, verdict, estimate with CI, prediction +- tolerance, seconds."""
+    """One line per claim: id, verdict, estimate with CI, prediction +- tolerance, seconds; a claim
+    with readings adds one indented line per reading."""
     est, (lo, hi) = entry.get("estimate"), entry.get("ci") or (None, None)
     fmt = lambda v: "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.4g}"  # noqa: E731
-    return (f"{entry['id']:<42} {entry['verdict'].upper():<14} est {fmt(est)} CI [{fmt(lo)}, {fmt(hi)}]  "
-            f"pred {entry['prediction']:g} +- {entry['tolerance']:g}  {entry.get('seconds', 0):.1f}s")
+    line = (f"{entry['id']:<42} {entry['verdict'].upper():<17} est {fmt(est)} CI [{fmt(lo)}, {fmt(hi)}]  "
+            f"pred {fmt(entry.get('prediction'))} +- {fmt(entry.get('tolerance'))}  {entry.get('seconds', 0):.1f}s")
+    for sub in entry.get("readings") or []:
+        est, (lo, hi) = sub.get("estimate"), sub.get("ci") or (None, None)
+        tag = "  (degenerate)" if sub.get("degenerate") else ""
+        line += (f"\n  - {sub['reading']:<38} {sub['verdict'].upper():<17} est {fmt(est)} CI [{fmt(lo)}, {fmt(hi)}]  "
+                 f"pred {fmt(sub.get('prediction'))} +- {fmt(sub.get('tolerance'))}{tag}")
+    return line
 

@@ -9,7 +9,7 @@ from typing import Any
 
 __all__ = ["ReportError", "load_results", "write_report"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSIONS = (1, 2)  # 2 added readings (docs/results-schema.md); a version-1 file is still read
 
 
 class ReportError(ValueError):
@@ -30,10 +30,11 @@ def load_results(path: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ReportError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     if not isinstance(data, dict):
-        raise ReportError(f"{path}: expected a JSON object with schema_version 1, got {type(data).__name__}")
+        raise ReportError(f"{path}: expected a JSON object with schema_version 2, got {type(data).__name__}")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ReportError(f"{path}: schema_version is {version!r}, this report reads only version {SCHEMA_VERSION}")
+    if version not in SCHEMA_VERSIONS:
+        raise ReportError(f"{path}: schema_version is {version!r}, this report reads versions "
+                          f"{', '.join(map(str, SCHEMA_VERSIONS))}")
     if not isinstance(data.get("run"), dict):
         raise ReportError(f"{path}: missing the 'run' object")
     if not isinstance(data.get("claims"), list):

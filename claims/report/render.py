@@ -14,8 +14,9 @@ from markupsafe import Markup
 
 from claims.report.figures import figure_svg
 
-VERDICTS = ("holds", "violated", "inconclusive", "error", "not applicable")
-_SYMBOLS = {"holds": "✓", "violated": "✗", "inconclusive": "?", "error": "!", "not applicable": "–"}
+VERDICTS = ("holds", "violated", "inconclusive", "reading-dependent", "error", "not applicable")
+_SYMBOLS = {"holds": "✓", "violated": "✗", "inconclusive": "?", "reading-dependent": "≷", "error": "!",
+            "not applicable": "–"}
 _TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -134,18 +135,36 @@ def _run_view(results: Mapping[str, Any], label: str) -> dict[str, Any]:
     }
 
 
-def _entry_view(claim: Mapping[str, Any], run_label: str, salt: str) -> dict[str, Any]:
-    """Build the per-run part of a claim section (verdict, sweep, figure, tables)."""
-    sweep = claim.get("sweep") if isinstance(claim.get("sweep"), Mapping) else {}
-    cells = claim.get("cells") if isinstance(claim.get("cells"), list) else []
-    fig = claim.get("figure") if isinstance(claim.get("figure"), Mapping) else None
-    title = str((fig or {}).get("title") or claim.get("id") or "")
+def _figure(entry: Mapping[str, Any], default_title: str, salt: str) -> tuple[Any, str, str]:
+    """(inline SVG or None, title, error text) of an entry's figure; a bad figure never costs the report."""
+    fig = entry.get("figure") if isinstance(entry.get("figure"), Mapping) else None
+    title = str((fig or {}).get("title") or default_title)
     try:
         svg = figure_svg(fig, title=title, salt=salt,
                          label=f"{title}: {(fig or {}).get('ylabel') or 'y'} against {(fig or {}).get('xlabel') or 'x'}")
-        figure_error = ""
-    except Exception as exc:  # noqa: BLE001 - a bad figure must not cost the whole report
-        svg, figure_error = None, f"{type(exc).__name__}: {exc}"
+        return (Markup(svg) if svg else None), title, ""
+    except Exception as exc:  # noqa: BLE001
+        return None, title, f"{type(exc).__name__}: {exc}"
+
+
+def _reading_view(sub: Mapping[str, Any], salt: str) -> dict[str, Any]:
+    """One row of a claim's readings table, with that reading's own figure."""
+    svg, title, error = _figure(sub, str(sub.get("reading") or ""), salt)
+    return {"name": str(sub.get("reading") or ""), "support": str(sub.get("support") or ""),
+            "degenerate": str(sub.get("degenerate") or ""), "verdict": verdict(sub.get("verdict")),
+            "estimate": estimate(sub, level=False), "prediction": prediction(sub),
+            "origin": str(sub.get("prediction_origin") or "n/a"), "message": str(sub.get("message") or ""),
+            "params": _mapping(sub.get("reading_params")), "figure": svg, "figure_title": title,
+            "figure_error": error}
+
+
+def _entry_view(claim: Mapping[str, Any], run_label: str, salt: str) -> dict[str, Any]:
+    """Build the per-run part of a claim section (verdict, sweep, figure, tables, readings)."""
+    sweep = claim.get("sweep") if isinstance(claim.get("sweep"), Mapping) else {}
+    readings = [r for r in claim.get("readings") or [] if isinstance(r, Mapping)]
+    cells = claim.get("cells") if isinstance(claim.get("cells"), list) else []
+    cells = cells + [c for r in readings for c in (r.get("cells") if isinstance(r.get("cells"), list) else [])]
+    svg, title, figure_error = _figure(claim, str(claim.get("id") or ""), salt)
     controls = [{"name": str(c.get("name") or "control"), "verdict": verdict(c.get("verdict")),
                  "estimate": num(c.get("estimate")), "ci": ci(c.get("ci"))}
                 for c in claim.get("controls") or [] if isinstance(c, Mapping)]
@@ -168,8 +187,10 @@ def _entry_view(claim: Mapping[str, Any], run_label: str, salt: str) -> dict[str
         "replicates": num(sweep.get("replicates")),
         "networks": num(sweep.get("networks")),
         "cells": len(cells),
-        "figure": Markup(svg) if svg else None,
+        "figure": svg,
         "figure_title": title,
+        "readings": [_reading_view(r, f"{salt}-r{i}") for i, r in enumerate(readings)],
+        "shown_reading": str(claim.get("shown_reading") or ""),
         "figure_error": figure_error,
         "fits": fits,
         "controls": controls,

@@ -38,7 +38,7 @@ def test_verify_writes_results_json_with_the_documented_schema(tmp_path, capsys)
     status = main(["verify", "--claims", "marion.iid_sqrt_l_unique", "--budget", "smoke", "--out", str(tmp_path), "--quiet"])
     assert status == 0
     data = json.loads((tmp_path / "results.json").read_text())
-    assert data["schema_version"] == 1 and data["run"]["budget"] == "smoke" and data["run"]["counts"]["holds"] == 1
+    assert data["schema_version"] == 2 and data["run"]["budget"] == "smoke" and data["run"]["counts"]["holds"] == 1
     (entry,) = data["claims"]
     for key in ("id", "verdict", "estimate", "ci", "prediction", "tolerance", "seconds", "cells", "sweep", "message"):
         assert key in entry

@@ -124,8 +124,8 @@ def test_same_implementation_twice_gets_distinct_columns(results: dict[str, Any]
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "not found"), ("{not json", "not valid JSON"), ('{"schema_version": 2, "run": {}, "claims": []}',
-      "schema_version is 2"), ("[1, 2]", "expected a JSON object"), ('{"schema_version": 1, "claims": []}', "'run'")],
+    [(None, "not found"), ("{not json", "not valid JSON"), ('{"schema_version": 3, "run": {}, "claims": []}',
+      "schema_version is 3"), ("[1, 2]", "expected a JSON object"), ('{"schema_version": 1, "claims": []}', "'run'")],
 )
 def test_bad_file_gives_clear_error(tmp_path: Path, content: str | None, message: str) -> None:
     """A missing, corrupt or wrong-version file raises ReportError naming the file."""
