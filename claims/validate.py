@@ -4,7 +4,7 @@
 ``build`` returns without raising; that ``trace`` (and ``grad_trace`` when the claim needs it)
 returns tensors of the contract's shape, dtype and device, finite, with h_0 = x when the spec has
 no input layer and dLoss/dh_L = g_out, and grad_trace equal to autograd through trace where that
-trace is differentiable (``check_grad_by_autograd``); and that the result is a function of the
+trace is differentiable and a fixed network (``check_grad_by_autograd``); and that the result is a function of the
 generator's seed alone (the same seed twice, with the global RNGs moved and another seed built in
 between, gives the same numbers: a
 plug-in that draws from the global RNG, or ignores the generator, fails here, and the message
@@ -226,17 +226,24 @@ def _difference(first: list[torch.Tensor], second: list[torch.Tensor], spec: Net
 
 def check_grad_by_autograd(impl: Any, spec: NetSpec, net: Any, x: torch.Tensor, g_out: torch.Tensor,
                            grads: torch.Tensor) -> None:
-    """grad_trace's dLoss/dh_0 against autograd through ``trace`` (Loss = sum <g_out, h_L>), for a
-    plug-in with weights (fixed networks, so autograd is their true derivative) whose trace is
-    differentiable; a trace that autograd cannot see (no grad_fn) is left unchecked."""
-    if Capability.WEIGHTS not in getattr(impl, "capabilities", Capability(0)):
-        return  # no fixed networks (e.g. the exact sampler): autograd would differentiate the sampling map
-    with torch.enable_grad():
-        xr = x.detach().clone().requires_grad_(True)
-        h = net.trace(xr)
-        if not h.requires_grad:
-            return
-        (dx,) = torch.autograd.grad(h[:, -1], xr, grad_outputs=g_out, allow_unused=True)
+    """grad_trace's dLoss/dh_0 against autograd through ``trace`` (Loss = sum <g_out, h_L>) where the
+    trace is differentiable. Left unchecked: a trace autograd cannot see (no grad_fn, or autograd
+    raises); the exact init sampler, whose trace is a sampling map rather than a fixed network; an
+    input layer without Capability.WEIGHTS (dLoss/dx needs its matrix)."""
+    from reference_impl.sampling import ConditionalEnsemble
+
+    has_weights = Capability.WEIGHTS in getattr(impl, "capabilities", Capability(0))
+    if isinstance(net, ConditionalEnsemble) or (spec.input_dim is not None and not has_weights):
+        return
+    try:
+        with torch.enable_grad():
+            xr = x.detach().clone().requires_grad_(True)
+            h = net.trace(xr)
+            if not h.requires_grad:
+                return
+            (dx,) = torch.autograd.grad(h[:, -1], xr, grad_outputs=g_out, allow_unused=True)
+    except RuntimeError:
+        return
     if dx is None:
         return
     g0 = grads[:, 0].detach()

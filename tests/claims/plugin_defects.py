@@ -83,8 +83,10 @@ class ReplayedTorchGlobalRNG(Plugin):
 class UntransposedGrad(Plugin):
     """Differentiable trace, but grad_trace written by hand through W instead of W^T."""
 
-    def __init__(self) -> None:
+    def __init__(self, weights: bool = True) -> None:
         super().__init__("untransposed-grad")
+        if not weights:
+            self.capabilities = Capability.FORWARD_TRACE | Capability.GRAD_TRACE
 
     def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> StackedEnsemble:
         from claims.catalogue.nfd_controls import UntransposedEnsemble

@@ -15,9 +15,10 @@ from plugin_defects import NumpyGlobalRNG, ReplayedTorchGlobalRNG, UntransposedG
 SPEC = NetSpec(width=8, depth=4, activation="tanh")
 
 
-def test_a_backward_through_w_instead_of_w_transposed_disagrees_with_autograd():
+@pytest.mark.parametrize("weights", [True, False], ids=["with-weights", "without-weights"])
+def test_a_backward_through_w_instead_of_w_transposed_disagrees_with_autograd(weights):
     with pytest.raises(ValidationError, match="disagrees with autograd through trace"):
-        validate(UntransposedGrad(), SPEC, grad=True)
+        validate(UntransposedGrad(weights), SPEC, grad=True)
 
 
 @pytest.mark.parametrize("impl", [make_reference(), make_reference_dense(), make_naive_module()],
