@@ -89,7 +89,7 @@ def _root_of_slope(critical: float, table: Table, level: float) -> Estimate:
     replicate cells' mean displacements are checked against their within-cell standard errors
     (networks in a cell must be independent: claims.stats.check_independent).
     """
-    het = check_independent(table, "mean_displacement", "mean_displacement_se", ("depth", "beta"))
+    het = check_independent(table, "mean_displacement", "mean_displacement_se", ("depth",), shared=("beta",))
     beta, depth, y, cell = table.col("beta"), table.col("depth"), table.col("loglog"), table.col("cell")
     betas = table.unique("beta")
     centre = float(np.mean(betas))
