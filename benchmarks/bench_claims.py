@@ -1,4 +1,5 @@
-"""Every registered claim at the smoke budget: wall time (``time_``) and the science (``track_``).
+"""Every registered claim at the smoke budget: wall time (``time_``) and the science (``track_``);
+every claim's default-budget seconds (``ClaimDefault``) and one default sweep's peak memory per paper.
 
 The ``track_`` benchmarks follow scipy's ``optimize_linprog`` pattern (time the solve, track its
 accuracy): a nightly asv run records each claim's fitted estimate and its CI width at a fixed seed,
@@ -45,9 +46,9 @@ def _claim(key: str):
     return claim.under(next(r for r in claim.readings if r.name == reading)) if reading else claim
 
 
-def _run(key: str, impl_name: str = "reference") -> dict:
+def _run(key: str, impl_name: str = "reference", budget: str = BUDGET) -> dict:
     impl, _ = resolve(impl_name)
-    return run_claim(_claim(key), impl, BUDGET, SEED, "cpu", "float32")
+    return run_claim(_claim(key), impl, budget, SEED, "cpu", "float32")
 
 
 def _summary(entry: dict, seconds: float) -> dict:
@@ -55,6 +56,21 @@ def _summary(entry: dict, seconds: float) -> dict:
     width = hi - lo if lo is not None and hi is not None else math.nan
     return {"verdict": entry["verdict"], "estimate": entry.get("estimate"), "ci_width": width,
             "seconds": seconds, "message": entry.get("message", "")}
+
+
+def _summaries(budget: str) -> dict[str, dict]:
+    """Every selected claim run once at ``budget``: its summary by key, and each of its readings'
+    under ``CLAIM_ID@READING`` (from the same run, not a second one)."""
+    out = {}
+    for key in CLAIM_IDS:
+        if "@" in key:
+            continue
+        t0 = time.perf_counter()
+        entry = _run(key, budget=budget)
+        out[key] = _summary(entry, time.perf_counter() - t0)
+        for sub in entry.get("readings") or []:
+            out[f"{key}@{sub['reading']}"] = _summary(sub, sub.get("seconds", math.nan))
+    return out
 
 
 class ClaimSmoke:
@@ -70,16 +86,7 @@ class ClaimSmoke:
     warmup_time = 0.0
 
     def setup_cache(self):
-        out = {}
-        for key in CLAIM_IDS:
-            if "@" in key:
-                continue  # filled from its claim's run below
-            t0 = time.perf_counter()
-            entry = _run(key)
-            out[key] = _summary(entry, time.perf_counter() - t0)
-            for sub in entry.get("readings") or []:
-                out[f"{key}@{sub['reading']}"] = _summary(sub, sub.get("seconds", math.nan))
-        return out
+        return _summaries(BUDGET)
 
     setup_cache.timeout = 1800
 
@@ -114,6 +121,62 @@ class ClaimSmoke:
         return 1.0 if self.result["verdict"] == "holds" else 0.0
 
     track_holds.unit = "verdict holds"
+
+    def track_seconds(self, cache, claim):
+        """Wall seconds of the smoke run in ``setup_cache`` (a slower commit shows as a step)."""
+        return self._checked("seconds")
+
+    track_seconds.unit = "seconds"
+
+
+# budget of the default-budget benchmarks; the quick CI pass runs their code path at smoke
+HEAVY_BUDGET = "smoke" if QUICK else "default"
+
+
+class ClaimDefault:
+    """Every claim once at the default budget (seed 0): its wall seconds. Their sum is the whole
+    default catalogue's run time."""
+
+    params = [CLAIM_IDS]
+    param_names = ["claim"]
+    timeout = 1800
+    number = 1
+    repeat = 1
+    rounds = 1
+    warmup_time = 0.0
+
+    def setup_cache(self):
+        return {key: summary["seconds"] for key, summary in _summaries(HEAVY_BUDGET).items()}
+
+    setup_cache.timeout = 3600
+
+    def track_seconds(self, cache, claim):
+        """Wall seconds of one default-budget run of this claim."""
+        if claim not in cache:
+            raise NotImplementedError(f"{claim} not in this run's selection")
+        return cache[claim]
+
+    track_seconds.unit = "seconds"
+
+
+# one default sweep per paper: the paper's claim with the largest default grid
+PAPER_SWEEPS = {"marion2022": "marion.phase_diagram", "nfd2025": "nfd.init_coupling_width",
+                "fischer2023": "fischer.kernel_recursion_finite_n"}
+
+
+class PaperSweepMemory:
+    """Peak memory of one default-budget sweep per paper (asv measures the process's max RSS)."""
+
+    params = [list(PAPER_SWEEPS)]
+    param_names = ["paper"]
+    timeout = 1800
+
+    def setup(self, paper):
+        if PAPER_SWEEPS[paper] not in CLAIM_IDS:
+            raise NotImplementedError(f"{PAPER_SWEEPS[paper]} not in this run's selection")
+
+    def peakmem_default_sweep(self, paper):
+        _run(PAPER_SWEEPS[paper], budget=HEAVY_BUDGET)
 
 
 class NaiveLoopSpeedup:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from reference_impl import NetSpec, make_reference, make_reference_dense
+from reference_impl.init import draw_layer_weights
 
 from . import best_seconds, parse_size, subset
 
@@ -71,3 +72,18 @@ class InitSamplerSpeedup:
         return dense / fast
 
     track_speedup.unit = "x"
+
+
+class CorrelatedDraw:
+    """Drawing S networks' correlated layer weights (reference_impl/init.py): fBm increments by the
+    L x L mixing GEMM below ``CIRCULANT_FROM_DEPTH`` and by circulant embedding from it, RBF
+    increments by their low-rank factor. Width 32, S = 16, as the smooth Marion claims draw."""
+
+    params = [["fbm", "rbf"], subset([256, 1024])]
+    param_names = ["init", "depth"]
+
+    def setup(self, init, depth):
+        self.spec = NetSpec(width=32, depth=depth, init=init, init_param=0.75 if init == "fbm" else 0.1)
+
+    def time_draw(self, init, depth):
+        draw_layer_weights(self.spec, 16, (32, 32), torch.Generator().manual_seed(0))

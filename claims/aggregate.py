@@ -43,3 +43,16 @@ def readings_verdict(verdicts: Sequence[str], degenerate: Sequence[bool]) -> str
     if {"holds", "violated"} <= kinds:
         return "reading-dependent"
     return "inconclusive"
+
+
+def control_rejected(entry: dict) -> bool:
+    """Whether a claim's run on a negative control rejects it: verdict violated; for a claim with
+    readings, also when no counted reading accepts the control (none holds) and one is violated.
+
+    The second form is what a reader of a reading-dependent claim needs: whatever reading is the
+    paper's, the wrong implementation is never reported as satisfying the claim.
+    """
+    if entry.get("verdict") == "violated":
+        return True
+    counted = [r["verdict"] for r in entry.get("readings") or [] if not r.get("degenerate")]
+    return bool(counted) and "holds" not in counted and "violated" in counted and "error" not in counted

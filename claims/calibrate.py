@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 from scipy import stats as sps
 
@@ -86,6 +87,42 @@ def _check(what: str, rate: dict[str, Any], bound: float, upper: bool) -> dict[s
             "demonstrated": rate["ci95"][1] <= bound if upper else rate["ci95"][0] >= bound}
 
 
+def projection(runs: Sequence[Mapping[str, Any]], prediction: float | None, tolerance: float | None
+               ) -> dict[str, Any] | None:
+    """Verdict rates implied by the spread of the K estimates (a projection, not a count).
+
+    The estimates are fitted with a normal N(m, s^2); a new run's CI is taken as its estimate minus the
+    mean lower half-width a and plus the mean upper half-width b of the K CIs. With the band
+    [p - t, p + t]: holds when p - t + a <= estimate <= p + t - b, violated when the CI misses the
+    band, inconclusive (the CI crosses the band's edge) otherwise. ``margin`` is how many s the mean
+    sits from the nearest estimate at which the verdict would change. None without a band, with fewer
+    than 3 runs that have an estimate and a CI, or with no spread."""
+    if prediction is None or tolerance is None:
+        return None
+    usable = [(r["estimate"], r["ci"]) for r in runs if r.get("estimate") is not None and r.get("ci")
+              and None not in r["ci"]]
+    if len(usable) < 3:
+        return None
+    est = np.array([e for e, _ in usable], float)
+    below = float(np.mean([e - ci[0] for e, ci in usable]))
+    above = float(np.mean([ci[1] - e for e, ci in usable]))
+    m, sd = float(est.mean()), float(est.std(ddof=1))
+    if not sd > 0:
+        return None
+    lo, hi = prediction - tolerance, prediction + tolerance
+    cdf = lambda x: float(sps.norm.cdf((x - m) / sd))  # noqa: E731
+    holds = max(0.0, cdf(hi - above) - cdf(lo + below)) if lo + below <= hi - above else 0.0
+    violated = cdf(lo - above) + (1.0 - cdf(hi + below))
+    edges = [lo - above, lo + below, hi - above, hi + below]
+    return {"runs": len(usable), "mean": m, "sd": sd, "ci_below": below, "ci_above": above, "band": [lo, hi],
+            "holds": holds, "violated": violated, "inconclusive": max(0.0, 1.0 - holds - violated),
+            "margin": min(abs(m - e) for e in edges) / sd}
+
+
+def _band(claim: Any) -> tuple[float | None, float | None]:
+    return getattr(claim, "prediction", None), getattr(claim, "tolerance", None)
+
+
 def _listed(claim: Claim, only: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(c for c in claim.controls if only is None or c in only)
 
@@ -117,6 +154,7 @@ def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], refere
             },
             "controls": [],
         }
+        row["reference"]["projection"] = projection(ref, *_band(claim))
         if counts["error"]:
             row["reference"]["checks"].append(_check("error rate", _rate(counts["error"], n), 0.0, True))
         finding = findings.get(claim.id)
@@ -131,6 +169,7 @@ def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], refere
                 "control": name, "runs": len(ctl), "counts": c, "seconds": sum(r["seconds"] for r in ctl),
                 "checks": [_check("power (rejection rate)", _rate(c["violated"], len(ctl)), TARGETS["power_min"], False)],
                 "informative": "finding" not in row["reference"],
+                "projection": projection(ctl, *_band(claim)),
             })
         out.append(row)
     return out

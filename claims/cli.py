@@ -1,13 +1,18 @@
-"""The resnet-claims command line: list | verify | report | calibrate."""
+"""The resnet-claims command line: list | verify | report | calibrate | cache (info, clear, audit)."""
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import pickle
+import re
 import sys
+import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
-from .cache import CellCache
+from .cache import CellCache, audit
 from .configs import check_config, describe_claim
 from .executors import ExecutorError, make_executor
 from .plugins import PluginError, available, resolve
@@ -39,8 +44,46 @@ class UsageError(Exception):
     """Bad command-line input: printed as one line, exit status 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (what was wrong, then where to read more), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _seed(text: str) -> int:
+    """A master seed: a non-negative integer (numpy's SeedSequence takes no negative entropy)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; expected a non-negative integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; expected a non-negative integer")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of seconds")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a fraction F with 0 < F <= 1")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="resnet-claims", description="Verify theoretical claims about deep ResNets.")
+    p = _Parser(prog="resnet-claims", description="Verify theoretical claims about deep ResNets.")
     sub = p.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", help="list every claim id with its statement and source",
                         epilog="examples:\n  resnet-claims list\n  resnet-claims list --verbose marion.iid_sqrt_l_unique",
@@ -51,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
                        epilog=EXAMPLES_VERIFY, formatter_class=argparse.RawDescriptionHelpFormatter)
     v.add_argument("--claims", nargs="+", metavar="ID", help="claim ids or globs (default: all)")
     v.add_argument("--budget", default="default", help=f"one of {', '.join(BUDGETS)} (default: default)")
-    v.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
+    v.add_argument("--seed", type=_seed, default=0, help="master seed, a non-negative integer (default 0)")
     v.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     v.add_argument("--dtype", default="float32", help="float32 or float64 (default float32)")
     v.add_argument("--impl", default=None, help="implementation: a registered name or module:factory "
@@ -65,14 +108,23 @@ def _parser() -> argparse.ArgumentParser:
                    help="also run each claim on the negative controls it lists (shown in the report)")
     v.add_argument("--executor", default="inline",
                    help="where cells run: inline (default), processes:N, or dask://HOST:PORT")
-    k = sub.add_parser("cache", help="show or clear the cell cache ($RESNET_CLAIMS_CACHE or the user cache folder)",
-                       epilog="examples:\n  resnet-claims cache info\n  resnet-claims cache clear",
+    v.add_argument("--cell-timeout", type=_seconds, default=None, metavar="SECONDS",
+                   help="a cell running longer makes its claim an error; the other claims still run (default: "
+                        "no limit; enforced inline and under processes:N)")
+    k = sub.add_parser("cache", help="show, clear or audit the cell cache ($RESNET_CLAIMS_CACHE: the database file "
+                                     "or its folder; else the user cache folder)",
+                       epilog="examples:\n  resnet-claims cache info\n  resnet-claims cache clear\n"
+                              "  resnet-claims cache audit --fraction 0.05\n"
+                              "audit recomputes a random sample of cached cells and lists any whose stored numbers "
+                              "differ (exit status 1)",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    k.add_argument("action", help="info or clear")
+    k.add_argument("action", help="info, clear or audit")
+    k.add_argument("--fraction", type=_fraction, default=0.1, metavar="F",
+                   help="audit: share of cached cells recomputed, 0 < F <= 1 (default 0.1)")
     c = sub.add_parser("calibrate", help="measure the suite's false-alarm rate and power (reliability table)",
                        epilog=EXAMPLES_CALIBRATE, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--seeds", type=int, default=20, metavar="K", help="number of master seeds (default 20)")
-    c.add_argument("--first-seed", type=int, default=0, help="seeds are FIRST..FIRST+K-1 (default 0)")
+    c.add_argument("--first-seed", type=_seed, default=0, help="seeds are FIRST..FIRST+K-1 (default 0)")
     c.add_argument("--budget", default="default", help=f"one of {', '.join(BUDGETS)} (default: default)")
     c.add_argument("--claims", nargs="+", metavar="ID", help="claim ids or globs (default: all)")
     c.add_argument("--impl", default="reference", help="implementation calibrated as the reference "
@@ -114,7 +166,15 @@ def _config(text: str | None, claims: Sequence[Claim], budget: str = "default") 
         raise UsageError("--config must be a JSON object such as '{\"activation\": \"tanh\"}'")
     from reference_impl.protocol import NetSpec, SpecError
 
-    probe = {k: v for k, v in config.items() if k in NetSpec.__dataclass_fields__}
+    for key in ("device", "dtype"):
+        if key in config:
+            raise UsageError(f"--config key {key!r} is not allowed: the run's {key} is set by --{key}")
+    fields = NetSpec.__dataclass_fields__
+    for key, value in config.items():
+        if isinstance(value, bool) and key in fields and not isinstance(fields[key].default, bool):
+            raise UsageError(f"--config {key}={json.dumps(value)} is not allowed: {key} takes {fields[key].type}, "
+                             "not true/false")
+    probe = {k: v for k, v in config.items() if k in fields}
     try:
         NetSpec(**{"width": 8, "depth": 2, **probe})
     except (SpecError, TypeError) as exc:
@@ -122,6 +182,81 @@ def _config(text: str | None, claims: Sequence[Claim], budget: str = "default") 
     for claim in claims:
         check_config(claim, config, budget)  # a field the measurement ignores is bad usage (ClaimError: exit 2)
     return config
+
+
+def _largest(value: Any) -> Any:
+    return max(value) if isinstance(value, (list, tuple)) and value else value
+
+
+def memory_need(claim: Claim, budget: str, config: dict[str, Any] | None, dtype: str) -> tuple[float, str]:
+    """Bytes that one cell of ``claim`` needs at the least (one weight matrix per network and one
+    input and trace of the S networks at the largest width and depth), and what they are."""
+    sweep = claim.sweep(budget)
+    params = {**sweep.fixed, **(config or {}), **{k: _largest(v) for k, v in {**sweep.axes, **sweep.inner}.items()}}
+    width, depth = params.get("width"), params.get("depth")
+    if not isinstance(width, int) or isinstance(width, bool):
+        return 0.0, ""
+    depth = depth if isinstance(depth, int) and not isinstance(depth, bool) else 1
+    item = 8 if dtype == "float64" else 4
+    s = sweep.networks
+    need = float(width) ** 2 * item * min(s, 2) + float(s) * (depth + 2) * width * item
+    return need, f"S={s} networks of width {width}, depth {depth}, {dtype}"
+
+
+def _machine_memory(device: str) -> float:
+    """Bytes of memory on ``device`` (physical memory for cpu)."""
+    if device.startswith("cuda"):
+        import torch
+
+        return float(torch.cuda.get_device_properties(torch.device(device)).total_memory)
+    return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def _check_memory(claims: Sequence[Claim], budget: str, config: dict[str, Any] | None, device: str, dtype: str) -> None:
+    """Refuse, before any work, a configuration whose cells cannot fit in this machine's memory."""
+    have = _machine_memory(device)
+    for claim in claims:
+        need, what = memory_need(claim, budget, config, dtype)
+        if need > have:
+            raise UsageError(f"{claim.id} needs at least {need / 1e9:.3g} GB per cell ({what}); this machine has "
+                             f"{have / 1e9:.3g} GB on {device}: lower width or depth in --config")
+
+
+def _check_device(device: str) -> None:
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise UsageError(f"--device {device!r} is not allowed; choose one of: cpu, cuda, cuda:N")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: CUDA is not available on this machine (torch.cuda.is_available() is False)")
+
+
+def _check_out(out: Path) -> None:
+    """--out must be a folder this run can write: checked before any claim runs."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".resnet-claims-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"--out {str(out)!r} is not a writable folder ({exc.strerror or exc})") from None
+
+
+def _check_picklable(impl: Any, executor: str) -> None:
+    """Worker processes and Dask receive the plug-in by pickling."""
+    try:
+        pickle.dumps(impl)
+    except Exception as exc:
+        raise UsageError(f"--executor {executor}: plug-in {printable(str(impl.name))!r} cannot be pickled "
+                         f"({type(exc).__name__}: {exc}); plug-ins must be picklable to run in worker processes: "
+                         "return it from a module-level factory and keep no lambdas, local classes or open handles "
+                         "in it") from None
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (\\x1b, \\n), safe to print on a terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _progress(quiet: bool):  # type: ignore[no-untyped-def]
@@ -141,14 +276,26 @@ def _progress(quiet: bool):  # type: ignore[no-untyped-def]
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    _check_choice("cache action", args.action, ("info", "clear"))
+    _check_choice("cache action", args.action, ("info", "clear", "audit"))
     cache = CellCache()
     if args.action == "clear":
         print(f"removed {cache.clear()} cell(s) from {cache.path}")
-    else:
+        return 0
+    if args.action == "info":
         info = cache.info()
-        print(f"{info['path']}: {info['cells']} cell(s), {info['bytes'] / 1e6:.2f} MB")
-    return 0
+        print(f"{info['path']}: {info['cells']} cell(s), {info['bytes'] / 1e6:.2f} MB"
+              + ("" if info["writable"] else " (read-only)"))
+        return 0
+    report = audit(cache, args.fraction)
+    for entry in report["differ"]:
+        print(f"DIFFERS: cell {entry['key']} of {entry['claim']} on {printable(str(entry['impl']))}, "
+              f"{entry['params']} replicate {entry['replicate']}: stored {json.dumps(entry['stored'])[:300]}, "
+              f"recomputed {json.dumps(entry['recomputed'])[:300]}")
+    for entry in report["skipped"]:
+        print(f"skipped: cell {entry['key']}{' of ' + entry['claim'] if 'claim' in entry else ''}: {entry['why']}")
+    print(f"audited {report['sampled']} of {report['entries']} cached cell(s) in {cache.path}: {report['recomputed']} "
+          f"recomputed, {len(report['differ'])} differ, {len(report['skipped'])} skipped")
+    return 1 if report["differ"] else 0
 
 
 def cmd_list(verbose: Sequence[str] | None = None) -> int:
@@ -163,19 +310,19 @@ def cmd_list(verbose: Sequence[str] | None = None) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     _check_choice("budget", args.budget, BUDGETS)
     _check_choice("dtype", args.dtype, ("float32", "float64"))
-    if not (args.device == "cpu" or args.device.startswith("cuda")):
-        raise UsageError(f"--device {args.device!r} is not allowed; choose one of: cpu, cuda, cuda:N")
-    if args.device.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UsageError("--device cuda: CUDA is not available on this machine (torch.cuda.is_available() is False)")
+    _check_device(args.device)
     claims = select(args.claims)
     config = _config(args.config, claims, args.budget)
-    impl, source = resolve(args.impl)
+    if config is not None:
+        _check_memory(claims, args.budget, config, args.device, args.dtype)
     out = Path(args.out)
+    _check_out(out)
+    impl, source = resolve(args.impl)
+    executor = make_executor(args.executor)
+    if executor is not None:
+        _check_picklable(impl, args.executor)
     update, bar = _progress(args.quiet)
-    execution = Execution(make_executor(args.executor), None if args.no_cache else CellCache(), update)
+    execution = Execution(executor, None if args.no_cache else CellCache(), update, cell_timeout=args.cell_timeout)
 
     def save(results: dict[str, Any]) -> None:
         write_results(results, out)
@@ -183,7 +330,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             bar.clear()
         print(summary_line(results["claims"][-1]), flush=True)
 
-    print(f"implementation {impl.name} ({source}), budget {args.budget}, seed {args.seed}, device {args.device}, "
+    print(f"implementation {printable(str(impl.name))} ({source}), budget {args.budget}, seed {args.seed}, device {args.device}, "
           f"dtype {args.dtype}: {len(claims)} claim(s)", flush=True)
     try:
         results = verify(claims, impl, source, args.budget, args.seed, args.device, args.dtype, config, execution, save,
@@ -236,13 +383,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     _check_choice("dtype", args.dtype, ("float32", "float64"))
     if args.seeds < 1:
         raise UsageError(f"--seeds {args.seeds} is not allowed; expected a positive integer")
-    if not (args.device == "cpu" or args.device.startswith("cuda")):
-        raise UsageError(f"--device {args.device!r} is not allowed; choose one of: cpu, cuda, cuda:N")
+    _check_device(args.device)
     claims = select(args.claims)
     unknown = sorted(set(args.controls or ()) - set(available()))
     if unknown:
         raise UsageError(f"--controls {unknown} unknown; known: {', '.join(available())}")
     out = Path(args.out)
+    _check_out(out)
     expected_path = Path(args.expected) if args.expected else DEFAULT_EXPECTED
     if args.expected and not expected_path.is_file():
         raise UsageError(f"--expected {args.expected!r}: no such file")
@@ -264,31 +411,36 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import load_results
+    from .report import ReportError, load_results
 
-    results = [load_results(Path(p)) for p in args.results]
+    try:
+        results = [load_results(Path(p)) for p in args.results]
+    except ReportError as exc:
+        raise UsageError(str(exc)) from None
     out = Path(args.out) if args.out else Path(args.results[0]).parent
+    _check_out(out)
     _write_report(results, out, args.calibration)
     return 0
+
+
+def _one_line_warning(message: Any, category: type, filename: str, lineno: int, line: str | None = None) -> str:
+    return f"resnet-claims: warning: {printable(str(message))}\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``resnet-claims`` command."""
     parser = _parser()
     args = parser.parse_args(argv)
+    commands = {"list": lambda: cmd_list(args.verbose), "verify": lambda: cmd_verify(args),
+                "cache": lambda: cmd_cache(args), "calibrate": lambda: cmd_calibrate(args), "report": lambda: cmd_report(args)}
+    previous, warnings.formatwarning = warnings.formatwarning, _one_line_warning
     try:
-        if args.command == "list":
-            return cmd_list(args.verbose)
-        if args.command == "verify":
-            return cmd_verify(args)
-        if args.command == "cache":
-            return cmd_cache(args)
-        if args.command == "calibrate":
-            return cmd_calibrate(args)
-        return cmd_report(args)
+        return commands[args.command]()
     except (UsageError, ClaimError, PluginError, ExecutorError, FileNotFoundError) as exc:
-        print(f"resnet-claims: error: {exc}", file=sys.stderr)
+        print(f"resnet-claims: error: {printable(str(exc))}", file=sys.stderr)
         return 2
+    finally:
+        warnings.formatwarning = previous
 
 
 if __name__ == "__main__":

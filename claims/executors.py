@@ -23,7 +23,7 @@ def make_executor(value: str | None) -> Executor | None:
     """``inline`` (None: run in this process), ``processes:N`` or ``dask://HOST:PORT``."""
     if not value or value == "inline":
         return None
-    if value.startswith("processes"):
+    if value == "processes" or value.startswith("processes:"):
         _, _, count = value.partition(":")
         try:
             workers = int(count) if count else multiprocessing.cpu_count()
@@ -37,7 +37,10 @@ def make_executor(value: str | None) -> Executor | None:
             from distributed import Client
         except ImportError:
             raise ExecutorError("--executor dask://...: install the 'dask' extra (pip install resnet-claims[dask])") from None
-        address = "tcp://" + value.split("://", 1)[1]
+        host = value.split("://", 1)[1]
+        if not host.strip("/"):
+            raise ExecutorError(f"--executor {value!r}: no scheduler address; expected dask://HOST:PORT")
+        address = "tcp://" + host
         try:
             return Client(address, timeout=10).get_executor()
         except OSError as exc:

@@ -83,13 +83,16 @@ def _load_factory(value: str) -> Any:
     if ":" not in value:
         raise PluginError(f"unknown implementation {value!r}; use module:factory or one of: {', '.join(available())}")
     module, _, attr = value.partition(":")
+    if not module or not attr:
+        raise PluginError(f"--impl {value!r}: expected module:factory with both parts named, or one of: "
+                          f"{', '.join(available())}")
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.append(os.getcwd())  # like `python -m`: a module in the working directory is found
     try:
         obj: Any = importlib.import_module(module)
         for part in attr.split("."):
             obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
+    except (Exception, SystemExit) as exc:  # a syntax error or any raise at import: nothing can run
         raise PluginError(f"cannot load implementation {value!r}: {type(exc).__name__}: {exc}") from exc
     return obj
 
@@ -99,7 +102,7 @@ def _instantiate(value: str, factory: Any) -> Any:
     if isinstance(factory, type) or (callable(factory) and not hasattr(factory, "build")):
         try:
             return factory()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             return BrokenImpl(value, f"{type(exc).__name__}: {exc}")
     return factory
 
@@ -127,6 +130,18 @@ def resolve(value: str | None = None) -> tuple[Any, str]:
     if not value:
         value, source = DEFAULT, "default"
     value = value.strip()
-    impl = _instantiate(value, _load_factory(value))
+    factory = _load_factory(value)
+    impl = _instantiate(value, factory)
     check_contract(value, impl)
+    _FACTORIES[id(impl)] = (impl, factory, value)
     return impl, source
+
+
+_FACTORIES: dict[int, tuple[Any, Any, str]] = {}  # id -> (impl, what made it, the --impl value)
+
+
+def origin(impl: Any) -> tuple[Any, str | None]:
+    """(factory, --impl value) of an implementation that ``resolve`` returned, else (None, None):
+    the factory's qualified name enters the cell cache key, the value lets ``cache audit`` rebuild it."""
+    impl_, factory, value = _FACTORIES.get(id(impl), (None, None, None))
+    return (factory, value) if impl_ is impl else (None, None)

@@ -104,11 +104,32 @@ def pytest_configure(config: pytest.Config) -> None:
     for paper in ("marion", "nfd", "fischer"):
         config.addinivalue_line("markers", f"{paper}: claims from the {paper} paper")
     config.stash[_BUDGET] = "default" if "claims" in (config.getoption("-m") or "") else "smoke"
+    _check_options(config)
     name = config.getoption("--claims-expected") or config.getini("claims_expected")
     try:
         config.stash[_EXPECTED] = load_expected(config.rootpath / name) if name else {}
     except ExpectedFileError as err:
         raise pytest.UsageError(str(err)) from err
+
+
+def _check_options(config: pytest.Config) -> None:
+    """Bad --claims-* values stop pytest before collection with one line (pytest.UsageError)."""
+    import re
+
+    seed = config.getoption("--claims-seed")
+    if seed < 0:
+        raise pytest.UsageError(f"--claims-seed {seed} is not allowed; expected a non-negative integer")
+    device = config.getoption("--claims-device")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise pytest.UsageError(f"--claims-device {device!r} is not allowed; choose one of: cpu, cuda, cuda:N")
+    patterns = config.getoption("--claims-select")
+    if patterns:
+        from .spec import ClaimError, select
+
+        try:
+            select(patterns)
+        except ClaimError as err:
+            raise pytest.UsageError(f"--claims-select: {err}") from None
 
 
 def _wanted(config: pytest.Config) -> bool:

@@ -39,7 +39,8 @@ def run_readings(claim: Claim, impl: Any, budget: str, seed: int, device: str, d
                                              "prediction", "tolerance", "prediction_origin", "tolerance_why",
                                              "estimand", "quantity", "sweep")})
     entry.update(verdict=verdict, config=dict(config or {}), readings=subs, shown_reading=shown["reading"],
-                 cells=[], seconds=time.perf_counter() - start)
+                 cells=[], cells_from_cache=sum(s.get("cells_from_cache") or 0 for s in subs),
+                 seconds=time.perf_counter() - start)
     entry["message"] = f"{len(subs)} reading(s): {verdict}; " + "; ".join(_line(s) for s in subs)
     return entry
 

@@ -21,6 +21,22 @@ def _ci(rate: Any, ci95: Sequence[float]) -> str:
     return f"{_pct(rate)} [{_pct(ci95[0])}, {_pct(ci95[1])}]"
 
 
+def _small(x: float) -> str:
+    """A projected rate: percent, with '<0.1%' and '>99.9%' rather than a misleading 0% or 100%."""
+    return "<0.1%" if x < 0.001 else ">99.9%" if x > 0.999 else f"{100 * x:.1f}%"
+
+
+def projection_text(proj: Mapping[str, Any] | None, role: str) -> list[str]:
+    """The projected rates of one row (claims/calibrate.py: projection), labelled as a projection."""
+    if not proj:
+        return []
+    where = f"mean {proj['margin']:.1f} sd from a verdict change"
+    if role == "control":
+        return [f"projected power {_small(proj['violated'])} (normal fit of {proj['runs']} estimates; {where})"]
+    return [f"projected violated {_small(proj['violated'])}, CI crossing the band's edge {_small(proj['inconclusive'])} "
+            f"(normal fit of {proj['runs']} estimates; {where})"]
+
+
 def table_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per (claim, implementation) of the reliability table, as display strings; shared by
     calibration.md and the HTML report."""
@@ -39,7 +55,8 @@ def table_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
             "claim": row["claim"], "impl": ref["impl"], "role": "reference", "runs": n,
             "holds": share(c["holds"], n), "violated": share(c["violated"], n),
             "inconclusive": share(c["inconclusive"], n), "error": c["error"],
-            "tested": [f"{ch['what']}: {_ci(ch['rate'], ch['ci95'])}" for ch in ref["checks"]],
+            "tested": [f"{ch['what']}: {_ci(ch['rate'], ch['ci95'])}" for ch in ref["checks"]]
+            + projection_text(ref.get("projection"), "reference"),
             "target": [ch["target"] for ch in ref["checks"]],
             "status": _status(ref["checks"], prefix), "met": all(ch["met"] for ch in ref["checks"]),
             "per_run": ref["seconds"] / n if n else 0.0,
@@ -51,7 +68,8 @@ def table_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "claim": row["claim"], "impl": ctl["control"], "role": "control", "runs": m,
                 "holds": share(cc["holds"], m), "violated": share(cc["violated"], m),
                 "inconclusive": share(cc["inconclusive"], m), "error": cc["error"],
-                "tested": [f"power: {_ci(ch['rate'], ch['ci95'])}"], "target": [ch["target"]],
+                "tested": [f"power: {_ci(ch['rate'], ch['ci95'])}"] + projection_text(ctl.get("projection"), "control"),
+                "target": [ch["target"]],
                 "status": _status(ctl["checks"]) if informative else "uninformative: the reference is violated too",
                 "met": ch["met"] or not informative, "per_run": ctl["seconds"] / m if m else 0.0,
             })
@@ -77,7 +95,9 @@ def bounds_note(data: Mapping[str, Any]) -> str:
     bounds = ", ".join(f"K = {k}: {_pct(1 - 0.025 ** (1 / k))}" for k in ks)
     return (f"0 violations out of K runs bounds the false-violation rate (95%) by {bounds}; K rejections out of "
             "K bound power from below by one minus that. Showing a 1% false-violation rate needs K of about 370 "
-            "with no violation.")
+            "with no violation. The projected rates are a projection, not a count: they fit a normal to the K "
+            "estimates and take each new CI as wide as the K CIs were on average, so a claim whose estimates sit "
+            "far inside its band reads differently from one close to an edge; they are as good as that model.")
 
 
 TARGETS_TEXT = ("Targets: false-violation rate <= 1%, inconclusive rate <= 5% on the reference; power (rate of "

@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 import traceback
+import warnings
 from concurrent.futures import Executor
+from contextlib import contextmanager
 from functools import partial
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 
 from .cache import cell_key, code_version
+from .checked import CheckedImpl
+from .validate import impl_name
 from .configs import check_config, honoured_fields
 from .spec import CellContext, Claim, Estimate, Table
 from .stats import equivalence_verdict, hull
@@ -23,25 +29,92 @@ class MeasurementError(RuntimeError):
     """A cell produced something that is not a finite measurement."""
 
 
+class CellError(RuntimeError):
+    """A cell failed: the message names the cell (its parameters and replicate) and the cause."""
+
+
+class CellTimeout(CellError):
+    """A cell ran past --cell-timeout."""
+
+
 def _finite(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
-def measure_cell(claim: Claim, impl: Any, device: str, dtype: str, networks: int, cell: Cell) -> list[dict[str, Any]]:
-    """Run one cell and return its rows (cell params + inner values + measured values), checked finite."""
-    ctx = CellContext(cell.params, cell.replicate, cell.seed, networks, impl, device, dtype)
-    out = claim.measure(ctx)
-    rows = [out] if isinstance(out, Mapping) else list(out)
+def describe_cell(cell: Cell) -> str:
+    """``cell {params} replicate r`` with the outer parameters (inner axes are left out)."""
     base = {k: v for k, v in cell.params.items() if not isinstance(v, tuple)}
-    result = []
-    for row in rows:
-        for key, value in row.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                raise MeasurementError(
-                    f"{impl.name}: cell {base} replicate {cell.replicate} measured {key}={value} (not finite)"
-                )
-        result.append({**base, **row, "cell": cell.index, "replicate": cell.replicate})
-    return result
+    return f"cell {base} replicate {cell.replicate}"
+
+
+@contextmanager
+def _deadline(seconds: float | None, cell: Cell) -> Iterator[None]:
+    """Raise CellTimeout in this thread after ``seconds`` (main thread of a process only: inline runs
+    and process-pool workers; elsewhere the limit is not enforced)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise CellTimeout(f"{describe_cell(cell)} ran past --cell-timeout {seconds:g} s; the other claims still run")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+SPREAD_SUFFIXES = ("_se", "_sd")  # a measured spread across the S networks of a cell (catalogue convention)
+SPREAD_RTOL = 1e-6  # copies of one network leave rounding noise (~1e-16 relative), independent ones >> this
+
+
+def _no_spread(row: Mapping[str, Any], key: str) -> bool:
+    """``row[key]`` (a spread) is zero up to rounding, relative to the value it is the spread of."""
+    base = row.get(key[: -len("_se")])
+    scale = abs(base) if isinstance(base, (int, float)) and math.isfinite(base) else 0.0
+    return abs(row[key]) <= SPREAD_RTOL * scale
+
+
+def check_spread(rows: list[Mapping[str, Any]], networks: int) -> None:
+    """Spreads across S >= 2 independently drawn networks are not all zero; all zero (up to rounding)
+    means the networks are copies of one (a batching bug) and the CI built on them would be falsely
+    narrow. One spread alone may be zero by construction (a change measured before the first step)."""
+    spreads = [(row, key) for row in rows for key, value in row.items()
+               if key.endswith(SPREAD_SUFFIXES) and isinstance(value, (int, float)) and math.isfinite(value)]
+    if networks >= 2 and spreads and all(_no_spread(row, key) for row, key in spreads):
+        names = ", ".join(sorted({key for _, key in spreads}))
+        raise MeasurementError(f"{names} all 0: no spread across the {networks} networks of the cell; independent "
+                               "networks differ, so the plug-in returned copies of one network")
+
+
+def measure_cell(claim: Claim, impl: Any, device: str, dtype: str, networks: int, cell: Cell,
+                 timeout: float | None = None) -> list[dict[str, Any]]:
+    """Run one cell and return its rows (cell params + inner values + measured values), checked finite.
+
+    The measurement sees the plug-in through CheckedImpl (every tensor it receives is checked); any
+    exception from the cell, SystemExit included, becomes CellError naming the cell (only
+    KeyboardInterrupt, and NotImplementedError, a declined network, pass unchanged)."""
+    ctx = CellContext(cell.params, cell.replicate, cell.seed, networks, CheckedImpl(impl), device, dtype)
+    try:
+        with _deadline(timeout, cell):
+            out = claim.measure(ctx)
+        rows = [out] if isinstance(out, Mapping) else list(out)
+        base = {k: v for k, v in cell.params.items() if not isinstance(v, tuple)}
+        result = []
+        for row in rows:
+            for key, value in row.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise MeasurementError(f"{impl_name(impl)} measured {key}={value} (not finite)")
+            result.append({**base, **row, "cell": cell.index, "replicate": cell.replicate})
+        check_spread(rows, networks)
+        return result
+    except (KeyboardInterrupt, NotImplementedError, CellError):
+        raise
+    except BaseException as exc:  # SystemExit from plug-in code too: this claim's error, not the run's end
+        raise CellError(f"plug-in {impl_name(impl)!r}, {describe_cell(cell)}: {type(exc).__name__}: {exc}") from exc
 
 
 def _entry(claim: Claim, budget: str) -> dict[str, Any]:
@@ -86,32 +159,67 @@ def _fill(entry: dict[str, Any], claim: Claim, est: Estimate, level: float) -> N
 
 @dataclass
 class Execution:
-    """How cells run: where (executor: None = in-process), what is kept (cache), who is told (progress)."""
+    """How cells run: where (executor: None = in-process), what is kept (cache), who is told (progress),
+    how long one cell may take (cell_timeout, seconds; None: no limit)."""
 
     executor: Executor | None = None
     cache: Any = None
     progress: Progress | None = None
     computed: int = 0
     cached: int = 0
+    cell_timeout: float | None = None
+
+
+def _cache_for(claim: Claim, impl: Any, ex: Execution) -> tuple[Any, str, Any]:
+    """(the cache to use or None, the code hash, the factory): no caching for a plug-in whose source
+    cannot be read unless it declares a cache_token (warned once per run)."""
+    from .plugins import origin
+
+    factory, _ = origin(impl)
+    if ex.cache is None:
+        return None, "", factory
+    code = code_version(claim.measure, impl, factory)
+    if code is None and getattr(impl, "cache_token", None) is None:
+        warnings.warn(f"plug-in {impl_name(impl)!r}: the source of a module it is defined in or imports cannot be "
+                      "read, so its cells are not cached (declare a cache_token to allow it; docs/plugins.md)",
+                      UncachedPluginWarning, stacklevel=3)
+        return None, "", factory
+    return ex.cache, code or "", factory
+
+
+class UncachedPluginWarning(UserWarning):
+    """A plug-in's cells are computed afresh every run: nothing can tell whether cached ones are current."""
+
+
+def _recipe(claim: Claim, impl: Any, device: str, dtype: str, networks: int, cell: Cell) -> dict[str, Any]:
+    """What ``cache audit`` needs to recompute a cell: claim, measurement, --impl value, the cell."""
+    from .plugins import origin
+
+    measure = claim.measure
+    return {"claim": claim.id, "measure": f"{getattr(measure, '__module__', '')}:{getattr(measure, '__qualname__', '')}",
+            "impl": origin(impl)[1], "device": device, "dtype": dtype, "networks": networks, "index": cell.index,
+            "params": _jsonable(cell.params), "replicate": cell.replicate, "seed": cell.seed}
 
 
 def _compute(claim: Claim, impl: Any, device: str, dtype: str, networks: int, todo: list[Cell], ex: Execution):
-    """Yield (cell, rows) in sweep order: cache hits first-class, misses computed and stored as they finish."""
-    code = code_version(claim.measure, impl)
-    keys = [cell_key(claim.id, c.params, c.replicate, c.seed, networks, impl, device, dtype, code) for c in todo]
-    found = [ex.cache.get(k) if ex.cache is not None else None for k in keys]
+    """Yield (cell, rows, from_cache) in sweep order: hits first-class, misses computed and stored as they finish."""
+    cache, code, factory = _cache_for(claim, impl, ex)
+    keys = [cell_key(claim.id, c.params, c.replicate, c.seed, networks, impl, device, dtype, code, factory)
+            for c in todo]
+    found = [cache.get(k) if cache is not None else None for k in keys]
     missing = [c for c, f in zip(todo, found) if f is None]
-    work = partial(measure_cell, claim, impl, device, dtype, networks)
+    work = partial(measure_cell, claim, impl, device, dtype, networks, timeout=ex.cell_timeout)
     fresh = iter(ex.executor.map(work, missing) if ex.executor is not None else map(work, missing))
     for cell, key, rows in zip(todo, keys, found):
-        if rows is None:
+        hit = rows is not None
+        if hit:
+            ex.cached += 1
+        else:
             rows = next(fresh)
             ex.computed += 1
-            if ex.cache is not None:
-                ex.cache.put(key, rows)
-        else:
-            ex.cached += 1
-        yield cell, rows
+            if cache is not None:
+                cache.put(key, rows, _recipe(claim, impl, device, dtype, networks, cell))
+        yield cell, rows, hit
 
 
 def run_once(
@@ -134,10 +242,12 @@ def run_once(
     sweep = claim.sweep(budget)
     todo = cells(claim.id, sweep, seed, config)
     entry["cells"] = []
+    entry["cells_from_cache"] = 0
     try:
         rows: list[dict[str, Any]] = []
-        for i, (cell, cell_rows) in enumerate(_compute(claim, impl, device, dtype, sweep.networks, todo, ex)):
+        for i, (cell, cell_rows, hit) in enumerate(_compute(claim, impl, device, dtype, sweep.networks, todo, ex)):
             rows += cell_rows
+            entry["cells_from_cache"] += hit
             entry["cells"].append({"params": _jsonable(cell.params), "replicate": cell.replicate, "seed": cell.seed,
                                    "values": [_values(r, cell) for r in cell_rows]})
             if ex.progress:
@@ -149,8 +259,9 @@ def run_once(
         entry.update(verdict="not applicable", estimate=None, ci=[None, None],
                      message=f"plug-in {getattr(impl, 'name', impl)!r} declined a network this claim builds: "
                              f"NotImplementedError: {exc}")
-    except Exception as exc:  # a plug-in or a cell failed: this claim is an error, the others still run
-        entry.update(verdict="error", estimate=None, ci=[None, None], message=f"{type(exc).__name__}: {exc}",
+    except (Exception, SystemExit) as exc:  # a plug-in or a cell failed: this claim is an error, the others run
+        message = str(exc) if isinstance(exc, CellError) else f"{type(exc).__name__}: {exc}"
+        entry.update(verdict="error", estimate=None, ci=[None, None], message=message,
                      traceback=traceback.format_exc(limit=6))
     entry["seconds"] = time.perf_counter() - start
     return entry
@@ -190,10 +301,14 @@ def run_claim(
         entry.update(verdict="not applicable", estimate=None, ci=[None, None], seconds=0.0,
                      message=f"{impl.name} lacks capability {missing}")
         return entry
-    from .validate import validate_for_claim
+    from .validate import Problem, independence_problem, validate_for_claim
 
     start = time.perf_counter()
-    problem = validate_for_claim(claim, impl, budget, device, dtype, config)
+    try:
+        problem = validate_for_claim(claim, impl, budget, device, dtype, config) or \
+            independence_problem(claim, impl, budget, device, dtype, config)
+    except (Exception, SystemExit) as exc:  # plug-in code that escaped validation (sys.exit in build)
+        problem = Problem("error", f"plug-in {impl_name(impl)!r} raised {type(exc).__name__}: {exc} during validation")
     if problem is not None:  # broke the contract on a probe network (error), or declined the spec (not applicable)
         entry = _entry(claim, budget)
         entry["config"] = dict(config or {})

@@ -293,3 +293,40 @@ def validate_for_claim(claim: Any, impl: Any, budget: str, device: str, dtype: s
         return Problem("error", str(exc))
     return None
 
+
+MAX_INDEPENDENCE_NETWORKS = 64  # S of the independence probe: the claim's own, up to this
+
+
+def check_independent(impl: Any, spec: NetSpec, networks: int, seed: int = 12345) -> None:
+    """Raise ValidationError when two of the ``networks`` networks of one build give identical hidden
+    states on one shared input: the S networks must be independent draws (a batching bug that reuses
+    one network's weights for all S gives a zero-spread ensemble and a falsely narrow CI). Skipped
+    when the spec implies no spread (branch multiplier 0: every network is the identity)."""
+    s = min(networks, MAX_INDEPENDENCE_NETWORKS)
+    if s < 2 or spec.branch_multiplier == 0:
+        return
+    gen = _generator(spec, seed + 2)
+    x = torch.randn(1, PROBE_BATCH, spec.input_dim or spec.width, generator=gen, dtype=spec.torch_dtype,
+                    device=spec.device).expand(s, -1, -1).contiguous()
+    h_last = _run(impl, spec, seed, x, None)[0][:, -1].reshape(s, -1)
+    distinct = torch.unique(h_last, dim=0).shape[0]
+    if distinct < s:
+        raise _fail(impl, spec, f"only {distinct} of the {s} networks of one build differ (identical hidden states "
+                                "h_L on one shared input); expected S independent networks drawn from the generator")
+
+
+def independence_problem(claim: Any, impl: Any, budget: str, device: str, dtype: str,
+                         config: Mapping[str, Any] | None = None) -> Problem | None:
+    """``check_independent`` on the claim's probe network with the claim's S, as a verdict 'error'."""
+    sweep = claim.sweep(budget)
+    try:
+        spec = probe_spec({**sweep.fixed, **dict(config or {}), **sweep.axes, **sweep.inner}, device, dtype)
+    except (SpecError, TypeError, ValueError):
+        return None
+    try:
+        check_independent(impl, spec, sweep.networks)
+    except Unsupported as exc:
+        return Problem("not applicable", str(exc))
+    except ValidationError as exc:
+        return Problem("error", str(exc))
+    return None

@@ -113,8 +113,12 @@ def summary_line(entry: Mapping[str, Any]) -> str:
     with readings adds one indented line per reading."""
     est, (lo, hi) = entry.get("estimate"), entry.get("ci") or (None, None)
     fmt = lambda v: "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.4g}"  # noqa: E731
+    cached = entry.get("cells_from_cache")
+    n_cells = len(entry.get("cells") or []) + sum(len(r.get("cells") or []) for r in entry.get("readings") or [])
+    cached_text = f"  {cached}/{n_cells} cells from cache" if cached else ""
     line = (f"{entry['id']:<42} {entry['verdict'].upper():<17} est {fmt(est)} CI [{fmt(lo)}, {fmt(hi)}]  "
-            f"pred {fmt(entry.get('prediction'))} +- {fmt(entry.get('tolerance'))}  {entry.get('seconds', 0):.1f}s")
+            f"pred {fmt(entry.get('prediction'))} +- {fmt(entry.get('tolerance'))}  {entry.get('seconds', 0):.1f}s"
+            f"{cached_text}")
     for sub in entry.get("readings") or []:
         est, (lo, hi) = sub.get("estimate"), sub.get("ci") or (None, None)
         tag = "  (degenerate)" if sub.get("degenerate") else ""

@@ -19,7 +19,8 @@ Multiplier = Callable[[int, str, torch.Tensor], torch.Tensor]
 
 @dataclass
 class LayerCache:
-    """What one block's backward pass needs: its input h, W h (res3), V's input X, pre-activation."""
+    """What one block's backward pass needs: its input h, W h (res3) or V h + b (res1w), V's input X,
+    pre-activation."""
 
     h: torch.Tensor
     u: torch.Tensor | None
@@ -37,7 +38,8 @@ def residual_states(
     """Hidden states [h_0, ..., h_L], each (S, B, n); fills ``cache`` when given.
 
     pre-activation: h' = h + a (V x + b), x = phi(h) (res1) or phi(W h) (res3);
-    post-activation: h' = phi(h + a (V x + b)), x = h (res1) or phi(W h) (res3).
+    post-activation: h' = phi(h + a (V x + b)), x = h (res1) or phi(W h) (res3);
+    res1w: h' = h + a phi(u), u = V h + b (the cache's ``u``), then phi again when post-activation.
     a = scale * L^-beta (Marion et al.'s alpha_L).
     """
     phi, _ = activation(spec.activation)
@@ -45,14 +47,19 @@ def residual_states(
     h = h0
     states = [h0]
     for k in range(spec.depth):
-        u = mul(k, "W", h) if spec.block == "res3" else None
-        if u is not None:
-            x = phi(u)
+        if spec.block == "res1w":
+            x = h
+            u = mul(k, "V", x) + (bias[:, k, None, :] if bias is not None else 0.0)
+            z = phi(u)
         else:
-            x = phi(h) if spec.preact else h
-        z = mul(k, "V", x)
-        if bias is not None:
-            z = z + bias[:, k, None, :]
+            u = mul(k, "W", h) if spec.block == "res3" else None
+            if u is not None:
+                x = phi(u)
+            else:
+                x = phi(h) if spec.preact else h
+            z = mul(k, "V", x)
+            if bias is not None:
+                z = z + bias[:, k, None, :]
         pre = h + a * z
         if cache is not None:
             cache.append(LayerCache(h=h, u=u, x=x, pre=pre))
@@ -76,11 +83,14 @@ def residual_backward(spec: NetSpec, cache: list[LayerCache], g_out: torch.Tenso
     for k in reversed(range(spec.depth)):
         c = cache[k]
         d_pre = g if spec.preact else g * dphi(c.pre)
-        d_x = vjp(k, "V", a * d_pre)
-        if c.u is not None:
-            d_h = vjp(k, "W", d_x * dphi(c.u))
+        if spec.block == "res1w":
+            d_h = vjp(k, "V", a * d_pre * dphi(c.u))
         else:
-            d_h = d_x * dphi(c.h) if spec.preact else d_x
+            d_x = vjp(k, "V", a * d_pre)
+            if c.u is not None:
+                d_h = vjp(k, "W", d_x * dphi(c.u))
+            else:
+                d_h = d_x * dphi(c.h) if spec.preact else d_x
         g = d_pre + d_h
         grads.append(g)
     return torch.stack(grads[::-1], dim=1)

@@ -11,6 +11,7 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
+from .ensemble import DenseEnsemble
 from .protocol import Capability, Ensemble, NetSpec
 from .reference import ReferenceImpl
 
@@ -53,6 +54,43 @@ class SpecDefect(Control):
         return self.base.train_runs(self.defect(spec), *args, **kw)
 
 
+@dataclass(frozen=True)
+class WeightLaw(Control):
+    """The dense reference with its block weights (not the input layer) passed through ``law``.
+
+    ``law`` maps the reference's Gaussian draw (S, L, n, n), entries N(0, s2/n), to the weights used;
+    the laws below keep the infinite-width kernel recursion, so only finite-width statistics can
+    tell them from the reference.
+    """
+
+    law: Callable[[torch.Tensor], torch.Tensor] = lambda w: w
+
+    def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> Ensemble:
+        ens = DenseEnsemble(spec, n_networks, generator)
+        ens.weights = {k: (v if k == "in" else self.law(v)) for k, v in ens.weights.items()}
+        return ens
+
+
+def _rademacher(w: torch.Tensor) -> torch.Tensor:
+    """+-sqrt(s2/n) with the signs of the Gaussian draw (fourth cumulant -2 (s2/n)^2 instead of 0)."""
+    return torch.sign(w) * w.pow(2).mean(dim=(-2, -1), keepdim=True).sqrt()
+
+
+def _uniform(w: torch.Tensor) -> torch.Tensor:
+    """U[-sqrt(3 s2/n), sqrt(3 s2/n)] from the Gaussian draw by the probability integral transform."""
+    rms = w.pow(2).mean(dim=(-2, -1), keepdim=True).sqrt()
+    u = torch.special.ndtr(w / rms)
+    return (2.0 * u - 1.0) * (3.0**0.5) * rms
+
+
+def _orthogonal(w: torch.Tensor) -> torch.Tensor:
+    """sqrt(s2) times a Haar orthogonal matrix (QR of the Gaussian draw, signs fixed): entry variance s2/n,
+    but |V x| = sqrt(s2) |x| exactly, so the branch norm does not fluctuate."""
+    q, r = torch.linalg.qr(w)
+    q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
+    return q * w.pow(2).sum(dim=-1).mean(dim=-1, keepdim=True).sqrt().unsqueeze(-1)
+
+
 def _smooth_to_iid(spec: NetSpec) -> NetSpec:
     return spec.with_(init="gaussian", init_param=None) if spec.init in ("fbm", "rbf") else spec
 
@@ -61,7 +99,7 @@ def _iid_to_smooth(spec: NetSpec) -> NetSpec:
     return spec.with_(init="fbm", init_param=0.8) if spec.init in ("gaussian", "uniform") else spec
 
 
-CONTROLS: dict[str, SpecDefect] = {
+CONTROLS: dict[str, Control] = {
     c.name: c
     for c in (
         SpecDefect("scale-exponent-off", "branch scaling L^-(beta - 1/4): L^-1/4 while declaring L^-1/2",
@@ -79,8 +117,26 @@ CONTROLS: dict[str, SpecDefect] = {
                    lambda s: s.with_(preact=not s.preact)),
     )
 }
+# Laws that keep the infinite-width recursion and change finite-width statistics: same entry variance with
+# another distribution, the variance off by O(1/n), or the networks of an ensemble not independent.
+WEIGHT_LAWS: dict[str, WeightLaw] = {
+    c.name: c
+    for c in (
+        WeightLaw("rademacher-weights", "block weights +-sigma_w/sqrt(n) (Rademacher) while declaring Gaussian",
+                  _rademacher),
+        WeightLaw("uniform-weights", "block weights uniform with variance sigma_w^2/n while declaring Gaussian",
+                  _uniform),
+        WeightLaw("orthogonal-weights", "block weights sigma_w times a Haar orthogonal matrix while declaring Gaussian",
+                  _orthogonal),
+        WeightLaw("fan-in-plus-one", "block weight variance sigma_w^2 / (n + 1) (a bias column counted in the fan-in)",
+                  lambda w: w * (w.shape[-1] / (w.shape[-1] + 1.0)) ** 0.5),
+        WeightLaw("shared-weights", "one weight draw broadcast to every network of the ensemble",
+                  lambda w: w[:1].expand_as(w)),
+    )
+}
+CONTROLS.update(WEIGHT_LAWS)
 
 
-def control(name: str) -> Callable[[], SpecDefect]:
+def control(name: str) -> Callable[[], Control]:
     """Entry-point factory for the control called ``name``."""
     return lambda: CONTROLS[name]

@@ -1,11 +1,11 @@
-"""The dense batched ensemble: S networks with materialised weights, one bmm per layer."""
+"""The dense batched ensemble: S networks with materialised weights, one bmm per layer and matrix."""
 from __future__ import annotations
 
 import math
 
 import torch
 
-from .blocks import residual_states
+from .blocks import LayerCache, residual_backward, residual_states
 from .init import draw_layer_weights
 from .protocol import NetSpec
 
@@ -19,19 +19,26 @@ def draw_bias(spec: NetSpec, n_networks: int, generator: torch.Generator) -> tor
     return math.sqrt(spec.bias_var) * z
 
 
+def _layer_major(weights: torch.Tensor) -> torch.Tensor:
+    """(S, L, rows, cols) drawn network-major -> (L, S, rows, cols) contiguous (one copy per draw)."""
+    return weights.transpose(0, 1).contiguous()
+
+
 # NetSpec fields that decide the weight draw; beta, scale, activation and preact only act in the forward pass
-DRAW_FIELDS = ("width", "depth", "block", "init", "init_param", "sigma_w2", "bias_var", "input_dim", "dtype", "device")
+DRAW_FIELDS = ("width", "depth", "block", "init", "init_param", "sigma_w2", "bias_var", "input_dim", "input_scale", "dtype",
+               "device")
 
 
 def draw_parameters(spec: NetSpec, n_networks: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """All weights (and "bias" when bias_var > 0) of S networks, in a fixed draw order."""
+    """All weights (and "bias" when bias_var > 0) of S networks, in a fixed draw order; the layer
+    matrices "V" and "W" are stored layer-major (L, S, n, n), so layer k is one contiguous block."""
     n = spec.width
-    params = {"V": draw_layer_weights(spec, n_networks, (n, n), generator)}
+    params = {"V": _layer_major(draw_layer_weights(spec, n_networks, (n, n), generator))}
     if spec.block == "res3":
-        params["W"] = draw_layer_weights(spec, n_networks, (n, n), generator)
+        params["W"] = _layer_major(draw_layer_weights(spec, n_networks, (n, n), generator))
     if spec.input_dim is not None:
         z = torch.randn(n_networks, n, spec.input_dim, generator=generator, dtype=spec.torch_dtype, device=spec.device)
-        params["in"] = z / math.sqrt(spec.input_dim)  # input layer N(0, 1/d)
+        params["in"] = z * math.sqrt(spec.input_variance / spec.input_dim)  # input layer N(0, 1/d) or N(0, sigma_w2/d)
     bias = draw_bias(spec, n_networks, generator)
     if bias is not None:
         params["bias"] = bias
@@ -73,34 +80,39 @@ draw_cached = _LastDraw()
 
 
 class DenseEnsemble:
-    """S independent ResNets with stored weights (S, L, n, n); autograd flows through ``trace``."""
+    """S independent ResNets with stored weights; ``grad_trace`` is the chain rule by hand
+    (blocks.residual_backward with the stored matrices), no autograd graph and no second pass."""
 
     def __init__(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> None:
         self.spec = spec
-        self.weights = draw_cached(spec, n_networks, generator)
-        self.bias = self.weights.pop("bias", None)
+        drawn = draw_cached(spec, n_networks, generator)
+        self.bias = drawn.pop("bias", None)
+        self._layers = drawn  # "V", "W": (L, S, n, n); "in": (S, n, d)
+        self.weights = {k: v if k == "in" else v.transpose(0, 1) for k, v in drawn.items()}  # (S, L, n, n) views
 
     def layer_weights(self) -> dict[str, torch.Tensor]:
-        """The stored weights (Capability.WEIGHTS)."""
+        """The stored weights (Capability.WEIGHTS), (S, L, n, n) per layer matrix."""
         return dict(self.weights)
 
     def _mul(self, k: int, name: str, x: torch.Tensor) -> torch.Tensor:
-        m = self.weights[name] if name == "in" else self.weights[name][:, k]
+        m = self._layers[name] if name == "in" else self._layers[name][k]
         return torch.bmm(x, m.transpose(1, 2))
 
-    def _states(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def _vjp(self, k: int, name: str, delta: torch.Tensor) -> torch.Tensor:
+        return torch.bmm(delta, self._layers[name][k])
+
+    def _states(self, x: torch.Tensor, cache: list[LayerCache] | None = None) -> list[torch.Tensor]:
         h0 = x if self.spec.input_dim is None else self._mul(0, "in", x)
-        return residual_states(self.spec, h0, self._mul, self.bias)
+        return residual_states(self.spec, h0, self._mul, self.bias, cache)
 
     def trace(self, x: torch.Tensor) -> torch.Tensor:
         """h_0..h_L (S, L+1, B, n) from x (S, B, d); differentiable."""
         return torch.stack(self._states(x), dim=1)
 
     def grad_trace(self, x: torch.Tensor, g_out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Trace and dLoss/dh_k by autograd, for Loss = sum <g_out, h_L>."""
-        with torch.enable_grad():
-            x = x.detach().requires_grad_(True)
-            states = self._states(x)
-            grads = torch.autograd.grad(states[-1], states, grad_outputs=g_out, allow_unused=True)
-        grads = [g_out if g is None else g for g in grads]
-        return torch.stack([s.detach() for s in states], dim=1), torch.stack(grads, dim=1)
+        """Trace and dLoss/dh_k for Loss = sum <g_out, h_L>."""
+        with torch.no_grad():
+            cache: list[LayerCache] = []
+            states = self._states(x, cache)
+            grads = residual_backward(self.spec, cache, g_out, self._vjp)
+        return torch.stack(states, dim=1), grads

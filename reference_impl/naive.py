@@ -34,6 +34,7 @@ class Block(nn.Module):
 
     pre-activation:  res1 h + a V phi(h)          res3 h + a V phi(W h)
     post-activation: res1 phi(h + a V h)           res3 phi(h + a V phi(W h))
+    res1w: h + a phi(V h) (post-activation: phi of that)
     with the branch bias inside V (``nn.Linear`` computes V x + b).
     """
 
@@ -46,8 +47,12 @@ class Block(nn.Module):
         self.phi = ACTIVATIONS[spec.activation]
         self.a = spec.branch_multiplier
         self.preact = spec.preact
+        self.inner = spec.block == "res1w"  # h + a phi(V h + b): the weight inside the nonlinearity
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if self.inner:
+            out = h + self.a * self.phi(self.V(h))
+            return out if self.preact else self.phi(out)
         if self.W is not None:
             x = self.phi(self.W(h))
         else:
@@ -80,7 +85,7 @@ class NaiveResNet(nn.Module):
     @torch.no_grad()
     def reset_parameters_(self, generator: torch.Generator) -> "NaiveResNet":
         """Draw every weight from ``generator``: V_k (and W_k) with the across-layer law of spec.init,
-        entries of variance sigma_w2 / n; input layer N(0, 1/d); branch biases N(0, bias_var)."""
+        entries of variance sigma_w2 / n; input layer N(0, 1/d) or N(0, sigma_w2/d); branch biases N(0, bias_var)."""
         spec, n = self.spec, self.spec.width
         v = draw_layer_weights(spec, 1, (n, n), generator)[0]  # (L, n, n), correlated across L per init
         w = draw_layer_weights(spec, 1, (n, n), generator)[0] if spec.block == "res3" else None
@@ -90,7 +95,7 @@ class NaiveResNet(nn.Module):
                 block.W.weight.copy_(w[k])
         if self.input is not None:
             z = torch.randn(n, spec.input_dim, generator=generator, dtype=spec.torch_dtype, device=spec.device)
-            self.input.weight.copy_(z / math.sqrt(spec.input_dim))
+            self.input.weight.copy_(z * math.sqrt(spec.input_variance / spec.input_dim))
         if spec.bias_var > 0:
             for block in self.blocks:
                 z = torch.randn(n, generator=generator, dtype=spec.torch_dtype, device=spec.device)

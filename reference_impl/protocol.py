@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 ACTIVATIONS = ("relu", "tanh", "erf", "gelu")
 INITS = ("gaussian", "uniform", "fbm", "rbf")
-BLOCKS = ("res1", "res3")
+BLOCKS = ("res1", "res3", "res1w")
+INPUT_SCALES = ("unit", "sigma_w2")
 PARAMETRIZATIONS = ("standard", "depth_mup")
 DTYPES = ("float32", "float64")
 
@@ -35,13 +36,14 @@ class NetSpec:
     Residual update (pre-activation, ``preact=True``):
       res1: h_{k+1} = h_k + a * V_{k+1} phi(h_k)
       res3: h_{k+1} = h_k + a * V_{k+1} phi(W_{k+1} h_k)
+      res1w: h_{k+1} = h_k + a * phi(V_{k+1} h_k + b_{k+1})   (the weight inside the nonlinearity)
     post-activation (``preact=False``): h_{k+1} = phi(h_k + a * V_{k+1} h_k) for res1,
-    phi(h_k + a * V_{k+1} phi(W_{k+1} h_k)) for res3.
+    phi(h_k + a * V_{k+1} phi(W_{k+1} h_k)) for res3, phi(h_k + a * phi(V_{k+1} h_k + b_{k+1})) for res1w.
     Branch multiplier a = scale * depth**(-beta) (Marion et al.'s alpha_L = L^-beta; Fischer
     et al.'s alpha is ``scale`` with beta = 0). Weight entries have variance sigma_w2 / n;
-    a bias of variance bias_var is added inside the branch, after V.
-    ``input_dim=None`` means no input layer: the input x is h_0 itself; otherwise h_0 = U x with U
-    (n, d) i.i.d. N(0, 1/d).
+    a bias of variance bias_var is added inside the branch, after V (inside phi for res1w).
+    ``input_dim=None`` means no input layer: the input x is h_0 itself; otherwise h_0 = U x with
+    U entries N(0, 1/d) (``input_scale="unit"``) or N(0, sigma_w2/d) (``input_scale="sigma_w2"``).
 
     Weight families (``init``): each entry of V_k (and W_k) has variance s^2 = sigma_w2 / n, entries
     are independent across (i, j) and networks, and one entry's sequence over the tensor index
@@ -67,6 +69,7 @@ class NetSpec:
     bias_var: float = 0.0
     preact: bool = True
     input_dim: int | None = None
+    input_scale: Literal["unit", "sigma_w2"] = "unit"
     parametrization: Literal["standard", "depth_mup"] = "standard"
     dtype: Literal["float32", "float64"] = "float32"
     device: str = "cpu"
@@ -97,6 +100,10 @@ class NetSpec:
             raise bad("bias_var", "expected a non-negative finite bias variance")
         if self.input_dim is not None and (not isinstance(self.input_dim, int) or self.input_dim < 1):
             raise bad("input_dim", "expected None or a positive integer")
+        if self.input_scale not in INPUT_SCALES:
+            raise bad("input_scale", f"allowed: {', '.join(INPUT_SCALES)}")
+        if self.input_scale != "unit" and self.input_dim is None:
+            raise bad("input_scale", "an input-layer variance needs an input layer (set input_dim)")
         if self.parametrization not in PARAMETRIZATIONS:
             raise bad("parametrization", f"allowed: {', '.join(PARAMETRIZATIONS)}")
         if self.dtype not in DTYPES:
@@ -108,6 +115,11 @@ class NetSpec:
     def branch_multiplier(self) -> float:
         """a = scale * L^-beta: the residual-branch scaling (Marion et al.'s alpha_L)."""
         return self.scale * self.depth ** (-self.beta)
+
+    @property
+    def input_variance(self) -> float:
+        """d times the variance of an input-layer entry: 1, or sigma_w2 (``input_scale="sigma_w2"``)."""
+        return self.sigma_w2 if self.input_scale == "sigma_w2" else 1.0
 
     @property
     def torch_dtype(self) -> torch.dtype:

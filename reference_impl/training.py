@@ -40,6 +40,9 @@ W_l^(L) = sum_{j<m} W_{m(l-1)+j+1}^(fine) / sqrt(m), m = fine_depth / L (law N(0
 depth 2L refines depth L. The paired decoupling noise eps and the independent copies are coupled
 across depths the same way.
 
+Other block forms (post-activation, two-layer res3) and runs that ask for feature records
+(``Run.record_features``) are trained by reference_impl.training_blocks (true backprop only).
+
 Paths: "dense" materialises the fine matrices; "lazy" draws every product W u / W^T g from its
 exact conditional law (reference_impl.lazy), never forming W. Both run the same code otherwise.
 """
@@ -54,6 +57,7 @@ import torch
 from .activations import activation
 from .lazy import LazyGaussian
 from .protocol import NetSpec, SpecError
+from .training_blocks import block_form, train_blocks
 
 LOSSES = ("mse", "linear")
 BACKWARDS = ("reuse", "paired", "independent", "untransposed")
@@ -79,6 +83,8 @@ class TrainConfig:
     loss: Literal["mse", "linear"] = "mse"
     task_seed: int = 0
     target_offset: float = 0.5
+    post_branch_input: Literal["h", "phi"] = "h"  # post-activation res1 branch: phi(h + a V h) or phi(h + a V phi(h))
+    first_layer_lr_exponent: float = 0.0  # res3: first internal layer's rate times L^e (training_blocks)
 
     def __post_init__(self) -> None:
         if self.steps < 0 or self.n_train < 1 or self.n_test < 0 or self.input_dim < 1:
@@ -89,6 +95,11 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.lr={self.lr!r} is invalid: expected a finite non-negative rate")
         if not math.isfinite(self.lr_depth_exponent):
             raise ValueError(f"TrainConfig.lr_depth_exponent={self.lr_depth_exponent!r} is invalid: expected a finite number")
+        if self.post_branch_input not in ("h", "phi"):
+            raise ValueError(f"TrainConfig.post_branch_input={self.post_branch_input!r} is invalid; allowed: h, phi")
+        if not math.isfinite(self.first_layer_lr_exponent):
+            raise ValueError(f"TrainConfig.first_layer_lr_exponent={self.first_layer_lr_exponent!r} is invalid: "
+                             "expected a finite number")
 
 
 @dataclass(frozen=True)
@@ -121,6 +132,7 @@ class Run:
     backward: Literal["reuse", "paired", "independent"] = "reuse"
     stream: int = 0
     record_coupling: bool = False
+    record_features: bool = False  # norm ratio and first-layer updates (reference_impl.training_blocks)
 
     def __post_init__(self) -> None:
         if self.backward not in BACKWARDS:
@@ -148,6 +160,9 @@ class RunResult:
     f_test: torch.Tensor
     loss: torch.Tensor
     coupling: torch.Tensor | None = None
+    norm_ratio: torch.Tensor | None = None  # (S, T+1): |h_L|^2 / |h_0|^2, mean over train inputs
+    first_update: torch.Tensor | None = None  # (S, T+1, L), res3: |dW_l h| / |W_l(0) h| (training_blocks)
+    first_change: torch.Tensor | None = None  # (S, T+1, L), res3: |u_l(t) - u_l(0)| / |u_l(0)|
 
 
 # ------------------------------------------------------------------------------------------------
@@ -210,8 +225,7 @@ def _coarse_eps(eps: torch.Tensor, depth: int) -> torch.Tensor:
 
 # ------------------------------------------------------------------------------------------------
 def _check(spec: NetSpec, cfg: TrainConfig, runs: Sequence[Run], fine_depth: int) -> None:
-    if spec.block != "res1" or not spec.preact:
-        raise SpecError("training supports the one-layer-block pre-activation ResNet (block='res1', preact=True)")
+    block_form(spec, cfg)  # raises for a block form training does not offer
     if spec.init != "gaussian" or spec.bias_var != 0:
         raise SpecError("training supports i.i.d. Gaussian weights without biases (init='gaussian', bias_var=0)")
     if spec.input_dim is not None and spec.input_dim != cfg.input_dim:
@@ -265,6 +279,8 @@ def _train(spec: NetSpec, cfg: TrainConfig, n_networks: int, generator: torch.Ge
     _check(spec, cfg, runs, fine_depth)
     if path not in ("lazy", "dense"):
         raise ValueError(f"path={path!r} is invalid; allowed: lazy, dense")
+    if block_form(spec, cfg) != "pre" or any(r.record_features for r in runs):
+        return train_blocks(spec, cfg, n_networks, generator, runs, path, chunk)
     chunk = chunk or auto_chunk(spec.width, fine_depth, cfg, len(runs), path)
     parts: list[dict[str, RunResult]] = []
     for start in range(0, n_networks, chunk):

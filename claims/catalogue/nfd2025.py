@@ -16,11 +16,16 @@ regression task. The coupling statistics (derived, nfd2025.md section 2):
 
 Every fit uses per-cell means with their Monte Carlo covariance (networks within a cell), so the
 achieved standard errors are part of each fit; notes print them.
+
+Readings (nfd2025.md sections 11 to 13): nfd.sgd_coupling_depth under two SGD learning-rate
+conventions x three statistics x two times; nfd.preact_stable_postact_explodes at initialization and
+after depth-muP SGD, two post-activation block forms. The v1 claims are in nfd2025_v1.py.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import replace
+from functools import partial
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -34,7 +39,7 @@ from reference_impl.protocol import Capability
 from reference_impl.reference import ReferenceImpl
 from reference_impl.training import Run, TrainConfig
 
-from ..spec import CellContext, Claim, Estimate, Source, Sweep, Table, register
+from ..spec import CellContext, Claim, Estimate, Reading, Source, Sweep, Table, register
 from ..stats import check_independent
 from .nfd_controls import trainer_for
 from .nfd_init import measure_plugin_coupling
@@ -171,6 +176,57 @@ def measure_norms(ctx: CellContext) -> list[dict[str, Any]]:
     return rows
 
 
+def measure_coupling_depth(ctx: CellContext) -> dict[str, float]:
+    """One depth per cell under the cell's learning-rate convention (SGD rate lr * L^-x with
+    x = ``lr_extra_depth_exponent``): A_t, kappa_t = A_t / L and D_t for t = 0..T, with standard errors."""
+    p = ctx.params
+    depth, steps = int(p["depth"]), int(p["steps"])
+    lr = float(p["lr"]) * depth ** -float(p.get("lr_extra_depth_exponent", 0.0))
+    out, _ = _train(replace(ctx, params={**p, "lr": lr}), [depth], steps, decoupled=True)
+    true, dec = out[f"true{depth}"], out[f"dec{depth}"]
+    a = true.coupling.sum(2) * depth ** -0.5  # A_t per network: sum_l L^-1/2 c_l(t)
+    d = true.f_train[:, :, 0] - dec.f_train[:, :, 0]
+    row: dict[str, float] = {}
+    for t in range(steps + 1):
+        for key, vals in (("A", a[:, t]), ("kappa", a[:, t] / depth), ("D", d[:, t])):
+            row[f"{key}{t}"], row[f"{key}{t}_se"] = _mean_se(vals)
+    return row
+
+
+FEATURE_KEYS = TRAIN_KEYS + ("post_branch_input", "first_layer_lr_exponent")
+
+
+def run_training(ctx: CellContext, depth: int, runs: Sequence[Run], generator: torch.Generator | None = None,
+                 **spec_fields: Any) -> dict:
+    """``runs`` of ``depth`` blocks through the implementation's trainer, NetSpec and TrainConfig from the
+    cell's params (``spec_fields`` override the block). An implementation that cannot train declines
+    the network (NotImplementedError: the claim or reading is not applicable to it)."""
+    p = ctx.params
+    trainer = trainer_for(ctx.impl)
+    if trainer is None:
+        raise NotImplementedError(f"{getattr(ctx.impl, 'name', ctx.impl)!r} has no training step; this "
+                                  "measurement trains networks")
+    spec = ctx.spec(width=int(p["width"]), depth=depth, activation=p["activation"], beta=float(p["beta"]),
+                    parametrization="depth_mup", **spec_fields)
+    cfg = TrainConfig(**{k: p[k] for k in FEATURE_KEYS if k in p})
+    path = p.get("path") or default_path(int(p["width"]), cfg, len(runs) * (2 if spec.block == "res3" else 1))
+    return trainer(spec, cfg, ctx.networks, generator or ctx.generator(0), list(runs), path=path)
+
+
+def measure_norms_training(ctx: CellContext) -> list[dict[str, Any]]:
+    """log E[|h_L(T)|^2/|h_0|^2] at the training input after T steps of depth-muP SGD (T = 0: at
+    initialization), pre- and post-activation blocks (TrainConfig.post_branch_input), every inner depth."""
+    gen = ctx.generator(0)
+    rows = []
+    for depth in ctx.params["depth"]:
+        for preact in (True, False):
+            run = Run("r", int(depth), record_features=True)
+            ratio = run_training(ctx, int(depth), [run], gen, preact=preact)["r"].norm_ratio[:, -1]
+            m, se = _mean_se(ratio)
+            rows.append({"depth": int(depth), "preact": preact, "log_ratio": math.log(m), "log_ratio_se": se / m})
+    return rows
+
+
 # ------------------------------------------------------------------------------------------------
 # estimation: GLS fits with the Monte Carlo covariance of the per-cell means
 # ------------------------------------------------------------------------------------------------
@@ -245,7 +301,7 @@ def power_law(x: np.ndarray, mean: np.ndarray, cov: np.ndarray, level: float) ->
         return {**empty, "chi2_df": ratio}
     crit = float(sps.norm.ppf(0.5 + level / 2))
     half = crit * math.sqrt(max(pcov[1, 1], 0.0))
-    if not (np.isfinite(half) and sol.success):
+    if not (np.isfinite(half) and half > 0 and sol.success):  # a zero-width interval is a degenerate fit
         return {**empty, "chi2_df": ratio}
     params = sol.x
     return {"slope": float(params[1]), "ci": (float(params[1] - half), float(params[1] + half)), "sign": sgn,
@@ -379,11 +435,19 @@ def estimate_survival(table: Table, level: float) -> Estimate:
 
 
 def estimate_sgd_depth(table: Table, level: float) -> Estimate:
-    return _slope_estimate(table, "A", "depth", level, -2.0,
+    t = int(table.rows[0]["steps"])
+    return _slope_estimate(table, f"A{t}", "depth", level, -2.0,
                            "Accumulated reused-weight coupling after T steps against depth",
                            "|A_T| (readout-scale gradient units)",
-                           [("kappa", "kappa_T per-layer term A_T/L", -2.0),
-                            ("D", "D_T output-level E[f_T(true) - f_T(dec)]", -2.0)])
+                           [(f"kappa{t}", "kappa_T per-layer term A_T/L", -2.0),
+                            (f"D{t}", "D_T output-level E[f_T(true) - f_T(dec)]", -2.0)])
+
+
+def depth_slope(table: Table, level: float, *, key: str, predicted: float, title: str, ylabel: str,
+                extra: Sequence[tuple[str, str, float | None]] = ()) -> Estimate:
+    """Slope of log |E key| on log L (one statistic of a reading; use through functools.partial);
+    ``extra`` statistics go to the fit table."""
+    return _slope_estimate(table, key, "depth", level, predicted, title, ylabel, extra)
 
 
 def estimate_depth_error(table: Table, level: float) -> Estimate:
@@ -438,7 +502,6 @@ def _sw(axes: Mapping[str, Sequence[Any]], nets: int, reps: int = 1, inner: Mapp
 SRC_ABS = "abstract (v2/v3)"
 # --config fields both init-coupling paths use (nfd_init.py and the exact sampler's training runs)
 INIT_HONOURS = ("width", "depth", "activation", "beta", "lr", "loss", "n_train", "input_dim", "task_seed")
-TRAIN_HONOURS = INIT_HONOURS + ("steps", "n_test", "path")  # measure_width / measure_depths through _train
 WIDTHS = {"smoke": (64, 128, 256), "default": (64, 128, 256, 512), "thorough": (64, 128, 256, 512, 1024, 2048)}
 
 INIT_WIDTH = register(Claim(
@@ -503,10 +566,51 @@ SURVIVE = register(Claim(
             "default": _sw({"width": WIDTHS["default"]}, 2048, depth=4, steps=2),
             "thorough": _sw({"width": WIDTHS["thorough"]}, 8192, reps=2, depth=4, steps=2)},
     measure=measure_width, estimate=estimate_survival,
-    controls=("gia-backward", "transpose-bug"), requires=REQUIRES, honours=TRAIN_HONOURS,
+    controls=("gia-backward", "transpose-bug"), requires=REQUIRES,
     paper_numbers=({"what": "SGD coupling as n -> inf", "paper": "non-zero (no value given)",
                     "ours": "see estimate"},),
 ))
+
+LR_CONVENTIONS = (
+    ("lr-constant", 0.0, "Tensor Programs VI (arXiv 2310.02244) depth-muP: block multiplier L^-1/2 and the parameter update "
+     "divided by sqrt(L), which for SGD the chain rule through the multiplier already gives (nfd2025.md section 1)"),
+    ("lr-extra-sqrtL", 0.5, "TP VI's 'dividing ... the parameter update by the square root of the depth' read as an "
+     "explicit L^-1/2 on the SGD rate on top of the multiplier (its Adam factor applied to SGD)"),
+)
+COUPLING_STATS = {  # statistic: (prediction, tolerance, origin, support, tolerance reason, what it is)
+    "A": (-1.5, 1.0, "derived", "abstract: 'its accumulated contribution over layers becomes negligible as L -> infinity'",
+          "'Negligible' gives no rate: the band [-2.5, -0.5] runs from the quoted O(L^-2) (with the claim's 0.5 beyond "
+          "it) to L^-1/2, the slowest decay the swept depths (a factor 8) tell from a constant (a factor 2.8).",
+          "accumulated reused-weight backward coupling A_t = sum_l L^-1/2 E[c_l(t)]"),
+    "kappa": (-2.0, 0.5, "quoted", "abstract: 'the reused-weight coupling term has a faster O(L^-2) decay', read as the "
+              "per-layer term", "O(L^-2) quoted; 0.5 is half the distance to L^-1 (the per-layer share of an O(1) sum).",
+              "per-layer coupling term kappa_t = A_t / L"),
+    "D": (-2.0, 0.5, "quoted", "abstract: dynamics converge to NFD (decoupled backward) with O(L^-1) error 'while the "
+          "reused-weight coupling term has a faster O(L^-2) decay', read at the output",
+          "O(L^-2) quoted; 0.5 is half the distance to the O(L^-1) discretization error it is said to beat.",
+          "output-level D_t = E[f_t(true) - f_t(paired decoupled)] at the training input"),
+}
+D1_DEGENERATE = ("D_1 is made by the initial backward pass alone, so it holds no SGD-time term by construction (it is "
+                 "nfd.init_coupling_depth_uniform's statistic)")
+
+
+def _coupling_readings() -> tuple[Reading, ...]:
+    """Learning-rate convention x statistic x time (t = 1: the first backward pass after an update;
+    t = T = 2: the later one); declared before any reading was measured."""
+    out = []
+    for conv, extra, conv_support in LR_CONVENTIONS:
+        for stat, (pred, tol, origin, support, why, what) in COUPLING_STATS.items():
+            for t in (1, 2):
+                out.append(Reading(
+                    name=f"{conv}/{stat}_{t}", support=f"{support}; rate: {conv_support}",
+                    params={"lr_extra_depth_exponent": extra}, prediction=pred, tolerance=tol, tolerance_why=why,
+                    prediction_origin=origin, quantity=f"{what}, t = {t}, SGD rate lr * L^-{extra:g}",
+                    estimand=f"log-log slope of |{stat}_{t}| against depth L",
+                    degenerate=D1_DEGENERATE if (stat, t) == ("D", 1) else "",
+                    estimate=partial(depth_slope, key=f"{stat}{t}", predicted=pred,
+                                     title=f"{what} against depth ({conv}, t = {t})", ylabel=f"|{stat}_{t}|")))
+    return tuple(out)
+
 
 SGD_DEPTH = register(Claim(
     id="nfd.sgd_coupling_depth",
@@ -524,9 +628,10 @@ SGD_DEPTH = register(Claim(
     sweeps={"smoke": _sw({"depth": (4, 8, 16)}, 512, width=128, steps=2),
             "default": _sw({"depth": (4, 8, 16, 32)}, 1024, width=128, steps=2),
             "thorough": _sw({"depth": (4, 8, 16, 32, 64, 128)}, 1024, reps=2, width=256, steps=2)},
-    measure=measure_depths, estimate=estimate_sgd_depth,
-    controls=("no-depth-multiplier",), requires=REQUIRES, honours=TRAIN_HONOURS + ("decoupled",),
+    measure=measure_coupling_depth, estimate=estimate_sgd_depth,
+    controls=("no-depth-multiplier",), requires=REQUIRES,
     paper_numbers=({"what": "depth rate of the reused-weight coupling", "paper": "O(L^-2)", "ours": "see estimate"},),
+    readings=_coupling_readings(),
 ))
 
 DEPTH_ERROR = register(Claim(
@@ -548,8 +653,40 @@ DEPTH_ERROR = register(Claim(
             "thorough": _sw({"width": (64, 128)}, 2048, reps=2, inner={"depth": (4, 8, 16, 32, 64, 128)}, steps=2,
                             decoupled=False)},
     measure=measure_depths, estimate=estimate_depth_error,
-    controls=("no-depth-multiplier", "lr-depth-factor"), requires=REQUIRES, honours=TRAIN_HONOURS + ("decoupled",),
+    controls=("no-depth-multiplier", "lr-depth-factor"), requires=REQUIRES,
 ))
+
+NORM_STEPS = 4  # SGD steps of the trained readings
+NORM_SRC = ("v1 via chatpaper.com/paper/221481: post-activation ResNets 'can exhibit divergent feature growth as depth "
+            "increases ... exponential growth in expected feature norms'")
+NORM_TRAIN_SWEEPS = {b: Sweep(axes={}, replicates=r, networks=s, inner={"depth": d},
+                              fixed={**BASE, "width": w, "activation": "relu"})
+                     for b, r, s, d, w in (("smoke", 1, 64, (8, 32, 128), 32),
+                                           # default: about 22 s CPU per reading (lazy sampler, 1 thread)
+                                           ("default", 2, 64, (8, 16, 32, 64, 128), 64),
+                                           ("thorough", 2, 256, (8, 16, 32, 64, 128, 256), 128))}
+POST_FORMS = (("post-h", "h", "phi(h + a V h), the block of reference_impl/blocks.py (the source's block form is not "
+               "readable)"),
+              ("post-phi", "phi", "phi(h + a V phi(h)), the branch reading phi(h) as in the pre-activation block"))
+
+
+def _norm_readings() -> tuple[Reading, ...]:
+    """Setting (initialization / after T steps of depth-muP SGD) x post-activation block form."""
+    out = [Reading("init/post-h", f"{NORM_SRC}; {POST_FORMS[0][2]}")]
+    for setting, steps in (("init", 0), ("trained", NORM_STEPS)):
+        for name, branch, form in POST_FORMS:
+            if (setting, name) == ("init", "post-h"):
+                continue
+            trained = (f"; v1 Fig. 1(b)-(c) trains 'depth-64 width-128 ResNets with ReLU on CIFAR-10 under SGD (LR 0.01, "
+                       f"batch size 128)': here {steps} steps of depth-muP SGD on the seeded task") if steps else ""
+            out.append(Reading(
+                f"{setting}/{name}", f"{NORM_SRC}; {form}{trained}",
+                params={"steps": steps, "post_branch_input": branch}, sweeps=NORM_TRAIN_SWEEPS,
+                measure=measure_norms_training,
+                quantity=f"log E[|h_L|^2/|h_0|^2] at the training input after {steps} depth-muP SGD steps, ReLU, "
+                         f"post-activation block {form.split(',')[0]}, muP input layer"))
+    return tuple(out)
+
 
 NORMS = register(Claim(
     id="nfd.preact_stable_postact_explodes",
@@ -572,5 +709,6 @@ NORMS = register(Claim(
                                   ("default", 2, 256, (8, 16, 32, 64, 128, 256), 128),
                                   ("thorough", 4, 1024, (8, 16, 32, 64, 128, 256, 512, 1024), 256))},
     measure=measure_norms, estimate=estimate_norms,
-    controls=("post-activation",), requires=Capability.FORWARD_TRACE, honours=("width", "activation", "beta"),
+    controls=("post-activation",), requires=Capability.FORWARD_TRACE,
+    readings=_norm_readings(),
 ))

@@ -30,7 +30,13 @@ Controls defined here (registered into reference_impl.controls.CONTROLS on impor
   O(L^-1/2): feature learning vanishes with depth, and the gap between depths L and 2L no longer
   closes as L^-1 (nfd.depth_error; measured slope -0.20 [-0.21, -0.19] at default, seed 0).
 - ``no-depth-multiplier``: the 1/sqrt(L) branch multiplier missing (beta = 0) while declaring
-  depth-muP (nfd.sgd_coupling_depth and nfd.depth_error fail: no depth limit, the runs diverge).
+  depth-muP (nfd.sgd_coupling_depth and nfd.depth_error fail: no depth limit, the runs diverge;
+  nfd.gia_valid_at_infinite_depth: the true-minus-decoupled gap grows with depth).
+- ``first-layer-lr-boost``: the first internal layer of res3 blocks trains at rate lr * L^1/2 (the
+  depth-aware correction) while declaring plain depth-muP: its feature update no longer collapses
+  (nfd.two_layer_block_collapse fails).
+- ``uncorrected-first-layer-lr``: the declared depth-aware correction is not applied (W's rate lr,
+  constant in L): the collapse stays (nfd.depth_aware_lr_restores fails).
 """
 from __future__ import annotations
 
@@ -52,11 +58,14 @@ class TrainingDefect(Control):
 
     true_backward: str | None = None  # what the runs that declare "reuse" really do (training.BACKWARDS)
     lr_depth_exponent: float | None = None  # the SGD rate's depth exponent really used
+    first_layer_lr_exponent: float | None = None  # res3: W's rate factor L^e really used
 
     def train_runs(self, spec: NetSpec, cfg: Any, n_networks: int, generator: torch.Generator,
                    runs: list[Run], **kw: Any) -> dict:
         if self.lr_depth_exponent is not None:
             cfg = replace(cfg, lr_depth_exponent=self.lr_depth_exponent)
+        if self.first_layer_lr_exponent is not None:
+            cfg = replace(cfg, first_layer_lr_exponent=self.first_layer_lr_exponent)
         if self.true_backward is not None:
             runs = [Run(r.name, r.depth, self.true_backward, stream=1000 + i, record_coupling=r.record_coupling)
                     if r.backward == "reuse" else r for i, r in enumerate(runs)]
@@ -101,6 +110,10 @@ NFD_CONTROLS: dict[str, Any] = {
                      true_backward="untransposed"),
         TrainingDefect("lr-depth-factor", "SGD rate divided by sqrt(L) on top of depth-muP's 1/sqrt(L) multiplier "
                        "(TP VI's Adam factor applied to SGD) while declaring depth-muP", lr_depth_exponent=0.5),
+        TrainingDefect("first-layer-lr-boost", "first internal layer of res3 blocks trained at rate lr * L^1/2 while "
+                       "declaring depth-muP's rate constant in L", first_layer_lr_exponent=0.5),
+        TrainingDefect("uncorrected-first-layer-lr", "depth-aware correction (first internal layer's rate times L^1/2) "
+                       "declared but not applied", first_layer_lr_exponent=0.0),
         SpecDefect("no-depth-multiplier", "branch multiplier 1 (beta = 0) while declaring depth-muP's 1/sqrt(L)",
                    lambda s: s.with_(beta=0.0)),
     )

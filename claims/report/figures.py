@@ -1,4 +1,5 @@
-"""Render a claim's ``figure`` block (see docs/results-schema.md) to an inline SVG string."""
+"""Render a claim's ``figure`` block (see docs/results-schema.md) to an inline SVG string: series of
+measurements against a swept axis, or (``kind: phase``) a phase diagram of a boundary against a parameter."""
 
 from __future__ import annotations
 
@@ -136,6 +137,47 @@ def _draw(fig_spec: Mapping[str, Any], title: str, plain: bool) -> Figure | None
     return fig
 
 
+def _draw_phase(fig_spec: Mapping[str, Any], title: str, plain: bool) -> Figure | None:
+    """A phase diagram (``kind: phase``): the measured boundary with its band over the predicted line,
+    extra points (e.g. a smooth family) with error bars, the two regimes labelled either side."""
+    txt = _plain if plain else (lambda s: s)
+    x, y, lo, hi = _xy(fig_spec.get("boundary"), "lo", "hi", xlog=False, ylog=False)
+    extra = [(p, *_xy(p, "lo", "hi", xlog=False, ylog=False)) for p in fig_spec.get("points") or [] if isinstance(p, Mapping)]
+    if not len(x) and not any(len(e[1]) for e in extra):
+        return None
+    fig = Figure(figsize=(6.4, 4.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    px, py = _xy(fig_spec.get("predicted"), xlog=False, ylog=False)
+    if len(px):
+        order = np.argsort(px)
+        ax.plot(px[order], py[order], color=_GREY, linestyle="--", linewidth=1.4,
+                label=txt(str((fig_spec.get("predicted") or {}).get("label") or "predicted")))
+    if len(x):
+        order = np.argsort(x)
+        band = np.isfinite(lo) & np.isfinite(hi)
+        ax.fill_between(x[order][band[order]], lo[order][band[order]], hi[order][band[order]],
+                        color=_COLOURS[0], alpha=0.2, linewidth=0, label="CI band")
+        ax.plot(x[order], y[order], color=_COLOURS[0], marker=_MARKERS[0], linewidth=1.8,
+                label=txt(str((fig_spec.get("boundary") or {}).get("label") or "measured")))
+    for i, (spec, ex, ey, elo, ehi) in enumerate(extra):
+        if len(ex):
+            err = [np.where(np.isfinite(elo), ey - elo, 0.0), np.where(np.isfinite(ehi), ehi - ey, 0.0)]
+            ax.errorbar(ex, ey, yerr=err, linestyle="none", marker=_MARKERS[(i + 1) % len(_MARKERS)], markersize=7,
+                        color=_COLOURS[(i + 1) % len(_COLOURS)], capsize=4, label=txt(str(spec.get("label") or "point")))
+    regions = fig_spec.get("regions") if isinstance(fig_spec.get("regions"), Mapping) else {}
+    for key, (xy, va) in {"below": ((0.97, 0.04), "bottom"), "above": ((0.03, 0.96), "top")}.items():
+        if regions.get(key):
+            ax.annotate(txt(str(regions[key])), xy, xycoords="axes fraction", ha="right" if key == "below" else "left",
+                        va=va, fontsize="small", color=_GREY)
+    ax.set_title(txt(title))
+    ax.set_xlabel(txt(str(fig_spec.get("xlabel") or "regularity")))
+    ax.set_ylabel(txt(str(fig_spec.get("ylabel") or "beta")))
+    ax.grid(True, alpha=0.3)
+    fig.legend(loc="outside lower center", ncols=2, fontsize="small", frameon=False)
+    return fig
+
+
 def _svg(fig: Figure, salt: str) -> str:
     """Serialise a Figure to SVG text with text kept as text and ids made unique by ``salt``."""
     buf = io.StringIO()
@@ -146,14 +188,16 @@ def _svg(fig: Figure, salt: str) -> str:
 
 def figure_svg(fig_spec: Mapping[str, Any] | None, *, title: str, salt: str, label: str = "") -> str | None:
     """Return an inline ``<svg>`` element for a schema ``figure`` block, or None if it has no data."""
-    if not isinstance(fig_spec, Mapping) or not fig_spec.get("series"):
+    phase = isinstance(fig_spec, Mapping) and fig_spec.get("kind") == "phase"
+    if not isinstance(fig_spec, Mapping) or not (phase or fig_spec.get("series")):
         return None
     title = str(fig_spec.get("title") or title)
+    draw = _draw_phase if phase else _draw
     try:
-        fig = _draw(fig_spec, title, plain=False)
+        fig = draw(fig_spec, title, plain=False)
         text = _svg(fig, salt) if fig is not None else None
     except ValueError:  # a label that is not valid mathtext: draw it literally
-        fig = _draw(fig_spec, title, plain=True)
+        fig = draw(fig_spec, title, plain=True)
         text = _svg(fig, salt) if fig is not None else None
     if text is None:
         return None

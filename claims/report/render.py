@@ -187,6 +187,7 @@ def _entry_view(claim: Mapping[str, Any], run_label: str, salt: str) -> dict[str
         "replicates": num(sweep.get("replicates")),
         "networks": num(sweep.get("networks")),
         "cells": len(cells),
+        "cells_from_cache": claim.get("cells_from_cache") if isinstance(claim.get("cells_from_cache"), int) else None,
         "figure": svg,
         "figure_title": title,
         "readings": [_reading_view(r, f"{salt}-r{i}") for i, r in enumerate(readings)],

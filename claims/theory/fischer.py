@@ -1,12 +1,14 @@
 """Mean-field theory of the residual network of Fischer, Dahmen & Helias (arXiv 2305.07715).
 
-Network (reference_impl NetSpec block="res1", preact=True, beta=0, scale=alpha):
+Networks (reference_impl NetSpec preact=True, beta=0, scale=alpha; ``form`` selects the block):
 
-    h_{l+1} = h_l + alpha (V_l phi(h_l) + b_l),   V_l entries N(0, sigma_w2 / N),  b_l ~ N(0, bias_var),
+    res1:  h_{l+1} = h_l + alpha (V_l phi(h_l) + b_l),   V_l entries N(0, sigma_w2 / N),  b_l ~ N(0, bias_var),
+    res1w: h_{l+1} = h_l + alpha phi(V_l h_l + b_l),
 
 with h_0 the input (i.i.d. N(0, q0) coordinates, or any input of squared norm q0 N whose
-coordinates look Gaussian). Everything here is *derived* from this recursion (the paper's text
-could not be read; see claims/catalogue/fischer2023.md for the derivations and what is quoted).
+coordinates look Gaussian; an input layer of variance sigma_w2 / d makes q0 -> sigma_w2 q0).
+Everything here is derived from these recursions, not quoted from the paper (derivations and
+quotes: claims/catalogue/fischer2023.md). Formulas below are written for res1.
 
 Infinite width. Given h_l the branch is Gaussian and independent of h_l, so cross terms vanish:
     K_{l+1}   = K_l   + alpha^2 (sigma_w2 E[phi(u)^2]    + bias_var)
@@ -26,12 +28,12 @@ with tau* the point where the last layer's slope of the correlation map crosses 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .gaussian import dphi_dphi, fourth_cross, phi_phi, second_moment
+from .gaussian import dphi_dphi, erf_sq_shifted, fourth_cross, normal_rule, phi_phi, second_moment
 
 Array = np.ndarray
 
@@ -47,22 +49,37 @@ def _check(depth: int, q0: float, sigma_w2: float, bias_var: float) -> None:
         raise ValueError(f"bias_var={bias_var!r} is invalid: expected a non-negative bias variance")
 
 
+# ----------------------------------------------------------------------------- block forms
+FORMS = ("res1", "res1w")  # h + alpha (V phi(h) + b)  |  h + alpha phi(V h + b)
+
+
+def branch_kernel(form: str, activation: str, k: Array, k12: Array, sigma_w2: float, bias_var: float,
+                  ) -> tuple[Array, Array, Array]:
+    """Per alpha^2: the branch's E[b_a^2], E[b_a b_b] and d E[b_a b_b] / d K12 at the kernel (K, K12).
+
+    res1:  b = V phi(h) + b0:   sigma_w2 E[phi(u) phi(v)] + bias_var,  (u, v) ~ N(0, [[K, K12], [K12, K]]);
+    res1w: b = phi(V h + b0):   E[phi(u) phi(v)],  (u, v) ~ N(0, sigma_w2 [[K, K12], [K12, K]] + bias_var).
+    The slope is sigma_w2 E[phi'(u) phi'(v)] in both (Price's theorem; chain rule for res1w).
+    """
+    if form == "res1":
+        return (sigma_w2 * second_moment(activation, k) + bias_var,
+                sigma_w2 * phi_phi(activation, k, k, k12) + bias_var,
+                sigma_w2 * dphi_dphi(activation, k, k, k12))
+    if form == "res1w":
+        kk, kc = sigma_w2 * k + bias_var, sigma_w2 * k12 + bias_var
+        return second_moment(activation, kk), phi_phi(activation, kk, kk, kc), sigma_w2 * dphi_dphi(activation, kk, kk, kc)
+    raise ValueError(f"form={form!r} is invalid; allowed: {', '.join(FORMS)}")
+
+
 # ----------------------------------------------------------------------------- recursions
 def variance_recursion(q0: float, depth: int, alpha: Any, sigma_w2: float = 1.0, bias_var: float = 0.0,
-                       activation: str = "erf") -> Array:
+                       activation: str = "erf", form: str = "res1") -> Array:
     """Infinite-width K_l = lim (1/N) |h_l|^2 for l = 0..L: shape (L+1, *alpha.shape)."""
-    _check(depth, q0, sigma_w2, bias_var)
-    a2 = np.asarray(alpha, float) ** 2
-    k = np.full(a2.shape, float(q0))
-    out = [k]
-    for _ in range(depth):
-        k = k + a2 * (sigma_w2 * second_moment(activation, k) + bias_var)
-        out.append(k)
-    return np.stack(out)
+    return pair_recursion(q0, 1.0, depth, alpha, sigma_w2, bias_var, activation, form)[0]
 
 
 def pair_recursion(q0: float, c0: float, depth: int, alpha: Any, sigma_w2: float = 1.0, bias_var: float = 0.0,
-                   activation: str = "erf") -> tuple[Array, Array]:
+                   activation: str = "erf", form: str = "res1") -> tuple[Array, Array]:
     """(K_l, K12_l), l = 0..L, for two inputs of variance q0 and correlation c0; each (L+1, *alpha.shape)."""
     _check(depth, q0, sigma_w2, bias_var)
     if not -1.0 <= c0 <= 1.0:
@@ -72,22 +89,22 @@ def pair_recursion(q0: float, c0: float, depth: int, alpha: Any, sigma_w2: float
     k12 = np.full(a2.shape, float(q0 * c0))
     ks, k12s = [k], [k12]
     for _ in range(depth):
-        k, k12 = (k + a2 * (sigma_w2 * second_moment(activation, k) + bias_var),
-                  k12 + a2 * (sigma_w2 * phi_phi(activation, k, k, k12) + bias_var))
+        dk, dk12, _ = branch_kernel(form, activation, k, k12, sigma_w2, bias_var)
+        k, k12 = k + a2 * dk, k12 + a2 * dk12
         ks.append(k)
         k12s.append(k12)
     return np.stack(ks), np.stack(k12s)
 
 
 def output_correlation(q0: float, c0: float, depth: int, alpha: Any, sigma_w2: float = 1.0, bias_var: float = 0.0,
-                       activation: str = "erf") -> Array:
+                       activation: str = "erf", form: str = "res1") -> Array:
     """c_L = K12_L / K_L (shape of alpha)."""
-    k, k12 = pair_recursion(q0, c0, depth, alpha, sigma_w2, bias_var, activation)
+    k, k12 = pair_recursion(q0, c0, depth, alpha, sigma_w2, bias_var, activation, form)
     return k12[-1] / k[-1]
 
 
 def correlation_response(q0: float, c0: float, depth: int, alpha: Any, sigma_w2: float = 1.0, bias_var: float = 0.0,
-                         activation: str = "erf", dc: float = 0.0) -> Array:
+                         activation: str = "erf", dc: float = 0.0, form: str = "res1") -> Array:
     """The response chi (shape of alpha).
 
     ``dc = 0``: chi = d c_L / d c_0 by the chain rule through the recursion,
@@ -98,18 +115,18 @@ def correlation_response(q0: float, c0: float, depth: int, alpha: Any, sigma_w2:
     if dc > 0:
         if not (-1.0 <= c0 - dc and c0 + dc <= 1.0):
             raise ValueError(f"c0 +- dc = {c0} +- {dc} leaves [-1, 1]")
-        hi = output_correlation(q0, c0 + dc, depth, alpha, sigma_w2, bias_var, activation)
-        lo = output_correlation(q0, c0 - dc, depth, alpha, sigma_w2, bias_var, activation)
+        hi = output_correlation(q0, c0 + dc, depth, alpha, sigma_w2, bias_var, activation, form)
+        lo = output_correlation(q0, c0 - dc, depth, alpha, sigma_w2, bias_var, activation, form)
         return (hi - lo) / (2.0 * dc)
-    k, k12 = pair_recursion(q0, c0, depth, alpha, sigma_w2, bias_var, activation)
+    k, k12 = pair_recursion(q0, c0, depth, alpha, sigma_w2, bias_var, activation, form)
     a2 = np.asarray(alpha, float) ** 2
-    log_prod = np.log1p(a2 * sigma_w2 * dphi_dphi(activation, k[:-1], k[:-1], k12[:-1])).sum(axis=0)
-    return q0 / k[-1] * np.exp(log_prod)
+    slope = branch_kernel(form, activation, k[:-1], k12[:-1], sigma_w2, bias_var)[2]
+    return q0 / k[-1] * np.exp(np.log1p(a2 * slope).sum(axis=0))
 
 
 # ----------------------------------------------------------------------------- optimal alpha
 def alpha_star(depth: int, sigma_w2: float = 1.0, q0: float = 1.0, c0: float = 0.99, bias_var: float = 0.0,
-               activation: str = "erf", dc: float = 0.0, lo: float = 1e-3, hi: float = 50.0) -> float:
+               activation: str = "erf", dc: float = 0.0, lo: float = 1e-3, hi: float = 50.0, form: str = "res1") -> float:
     """argmax over alpha of the infinite-width response at finite depth.
 
     A log grid of 121 points on [lo, hi], then four zooms (41 points on the two cells around the
@@ -117,14 +134,14 @@ def alpha_star(depth: int, sigma_w2: float = 1.0, q0: float = 1.0, c0: float = 0
     with every step one vectorised pass of the recursion.
     """
     grid = np.geomspace(lo, hi, 121)
-    chi = correlation_response(q0, c0, depth, grid, sigma_w2, bias_var, activation, dc)
+    chi = correlation_response(q0, c0, depth, grid, sigma_w2, bias_var, activation, dc, form)
     i = int(np.argmax(chi))
     if i in (0, len(grid) - 1):
         raise ValueError(f"the response has no interior maximum in alpha in [{lo:g}, {hi:g}] "
                          f"(depth={depth}, sigma_w2={sigma_w2}, c0={c0}); widen the range")
     for _ in range(4):
         grid = np.geomspace(grid[i - 1], grid[i + 1], 41)
-        chi = correlation_response(q0, c0, depth, grid, sigma_w2, bias_var, activation, dc)
+        chi = correlation_response(q0, c0, depth, grid, sigma_w2, bias_var, activation, dc, form)
         i = min(max(int(np.argmax(chi)), 1), len(grid) - 2)
     x, y = np.log(grid[i - 1:i + 2]), np.log(chi[i - 1:i + 2])
     denom = y[0] - 2 * y[1] + y[2]
@@ -167,18 +184,68 @@ def alpha_star_formula(depth: int, sigma_w2: float = 1.0, q0: float = 1.0, c0: f
     return math.sqrt(continuum_tau_star(q0, c0, bias_var / sigma_w2, activation) / (sigma_w2 * depth))
 
 
+def continuum_log_response(sigma_w2: float = 1.0, q0: float = 1.0, c0: float = 0.9, bias_var: float = 0.0,
+                           activation: str = "erf", dc: float = 0.0, form: str = "res1", t_max: float = 2e3,
+                           ) -> tuple[Callable[[float], float], float]:
+    """(log chi as a function of tau, lam) in the continuum limit t = alpha^2 lam l, lam = sigma_w2 (res1) or 1 (res1w).
+
+    The recursion becomes the ODE dK/dt = E[b^2] / lam, dK12/dt = E[b_a b_b] / lam (``branch_kernel``);
+    the response (the derivative: d log chi / dt = slope / lam - (dK/dt) / K; or the secant of
+    c = K12 / K over c0 +- dc) depends on alpha, sigma_w2 and L only through tau = alpha^2 lam L.
+    """
+    _check(1, q0, sigma_w2, bias_var)
+    lam = sigma_w2 if form == "res1" else 1.0
+    c_lo, c_hi = (c0 - dc, c0 + dc) if dc > 0 else (c0, c0)
+
+    def rhs(_t: float, y: Array) -> Array:
+        k, k12a, k12b, _ = y
+        dk, da, slope = branch_kernel(form, activation, k, k12a, sigma_w2, bias_var)
+        db = branch_kernel(form, activation, k, k12b, sigma_w2, bias_var)[1]
+        return np.array([dk, da, db, slope]) / lam
+
+    y0 = np.array([q0, q0 * c_lo, q0 * c_hi, 0.0])
+    sol = solve_ivp(rhs, (0.0, t_max), y0, dense_output=True, rtol=1e-9, atol=1e-11)
+
+    def log_chi(tau: float) -> float:
+        k, k12a, k12b, log_prod = sol.sol(tau)
+        if dc > 0:
+            return math.log(max((k12b - k12a) / k / (2.0 * dc), 1e-300))
+        return math.log(q0 / k) + log_prod
+
+    return log_chi, lam
+
+
+def continuum_alpha_star(depth: int, sigma_w2: float = 1.0, q0: float = 1.0, c0: float = 0.9, bias_var: float = 0.0,
+                         activation: str = "erf", dc: float = 0.0, form: str = "res1", t_max: float = 2e3) -> float:
+    """alpha* of the continuum limit: sqrt(tau* / (lam L)), tau* = argmax over tau of the response
+    (``continuum_log_response``; a log grid refined by a bounded scalar search)."""
+    from scipy.optimize import minimize_scalar
+
+    _check(depth, q0, sigma_w2, bias_var)
+    log_chi, lam = continuum_log_response(sigma_w2, q0, c0, bias_var, activation, dc, form, t_max)
+    grid = np.linspace(math.log(1e-2), math.log(t_max), 200)
+    vals = np.array([log_chi(math.exp(g)) for g in grid])
+    i = int(np.argmax(vals))
+    if i in (0, len(grid) - 1):
+        raise ValueError(f"the continuum response has no interior maximum for q0={q0}, c0={c0}, form={form}")
+    best = minimize_scalar(lambda g: -log_chi(math.exp(g)), bounds=(grid[i - 1], grid[i + 1]), method="bounded",
+                           options={"xatol": 1e-10})
+    return math.sqrt(math.exp(best.x) / (lam * depth))
+
+
 def _peak(depth: int, sigma_w2: float, q0: float, c0: float, bias_var: float, activation: str,
-          dc: float) -> tuple[float, float]:
-    top = alpha_star(depth, sigma_w2, q0, c0, bias_var, activation, dc)
-    return top, float(correlation_response(q0, c0, depth, top, sigma_w2, bias_var, activation, dc))
+          dc: float, form: str = "res1") -> tuple[float, float]:
+    top = alpha_star(depth, sigma_w2, q0, c0, bias_var, activation, dc, form=form)
+    return top, float(correlation_response(q0, c0, depth, top, sigma_w2, bias_var, activation, dc, form))
 
 
 def response_gain(depth: int, alpha: Any, sigma_w2: float = 1.0, q0: float = 1.0, c0: float = 0.99,
-                  bias_var: float = 0.0, activation: str = "erf", dc: float = 0.0) -> Array:
+                  bias_var: float = 0.0, activation: str = "erf", dc: float = 0.0, form: str = "res1") -> Array:
     """(chi(alpha) - 1) / (max chi - 1): the share of the maximal response gain reached at alpha
     (chi = 1 at alpha = 0, the identity network; 1 at the optimum)."""
-    _, chi_max = _peak(depth, sigma_w2, q0, c0, bias_var, activation, dc)
-    return (correlation_response(q0, c0, depth, alpha, sigma_w2, bias_var, activation, dc) - 1.0) / (chi_max - 1.0)
+    _, chi_max = _peak(depth, sigma_w2, q0, c0, bias_var, activation, dc, form)
+    chi = correlation_response(q0, c0, depth, alpha, sigma_w2, bias_var, activation, dc, form)
+    return (chi - 1.0) / (chi_max - 1.0)
 
 
 def near_max_region(depth: int, fraction: float, sigma_w2: float = 1.0, q0: float = 1.0, c0: float = 0.99,
@@ -212,17 +279,30 @@ def near_max_region(depth: int, fraction: float, sigma_w2: float = 1.0, q0: floa
 
 
 # ----------------------------------------------------------------------------- finite width
-def finite_width_correction(q0: float, depth: int, alpha: float, sigma_w2: float = 1.0, bias_var: float = 0.0,
-                            activation: str = "erf") -> Array:
-    """kappa_l, l = 0..L, with E[(1/N)|h_l|^2] = K_l + kappa_l / N + O(1/N^2) (derived, one loop).
+def _input_covariances(q0: float, K: Array, activation: str) -> tuple[Array, Array, Array]:
+    """N times the input-driven parts of the sampling covariances, for the fixed-input correction.
 
-    Assumes h_0 has i.i.d. N(0, q0) coordinates. With Gaussian weights the update is exactly
-    h_{l+1} = h_l + sqrt(a_l) z_l, a_l = alpha^2 (sigma_w2 Phi_l + bias_var), Phi_l = (1/N)|phi(h_l)|^2,
-    so E K^_{l+1} = E K^_l + E a_l and kappa_l = alpha^2 sigma_w2 sum_{k<l} c_k, where
-    E Phi_l = g(K_l) + c_l / N. c_l collects (derivation in claims/catalogue/fischer2023.md):
-    the mean shift of earlier variances, the covariance of the common variance a_k with the
-    empirical measure it acts on, and the curvature g'' times Var(a_k).
+    With one input x fixed across networks, a layer-k coordinate is x_i plus independent noise of
+    variance K_k - K_0, so Cov over weights = Cov over weights and x minus the covariance over x of
+    the conditional means. For x_i ~ N(0, q0) these are, with H_k(x) = E[phi(x + sqrt(K_k - K_0) z)^2]:
+    Cov_x(H_i, H_j), Cov_x(H_j, dH_l/dK_l) and Cov_x(x^2, H_j) (erf: Owen's T, ``erf_sq_shifted``).
     """
+    if activation != "erf":
+        raise ValueError(f"activation={activation!r}: the fixed-input correction is implemented for erf only")
+    x0, w = normal_rule(math.sqrt(q0), 0.0, 12)
+    x0 = math.sqrt(q0) * x0
+    s = (K - K[0])[:, None]
+    H, dH = erf_sq_shifted(x0[None, :], s), erf_sq_shifted(x0[None, :], s, 1)
+    mh, mdh = H @ w, dH @ w
+    cov_hh = (H * w) @ H.T - np.outer(mh, mh)
+    cov_hdh = (H * w) @ dH.T - np.outer(mh, mdh)
+    cov_xh = H @ (w * x0**2) - q0 * mh
+    return cov_hh, cov_hdh, cov_xh
+
+
+def _one_loop(q0: float, depth: int, alpha: float, sigma_w2: float, bias_var: float, activation: str,
+              fixed_input: bool) -> dict[str, Array]:
+    """The first-order fluctuation structure of the exact finite-width law (fischer2023.md section 4)."""
     _check(depth, q0, sigma_w2, bias_var)
     L = depth
     e = alpha**2 * sigma_w2
@@ -236,14 +316,39 @@ def finite_width_correction(q0: float, depth: int, alpha: float, sigma_w2: float
     C = fourth_cross(activation, kmin, kmax, kmin) - g0[i] * g0[j]
     # R[j, l] = N Cov(eps_j(phi^2), eps_k(F_k^(l))) for j <= k < l: M22(K_j, K_l, K_j) - g(K_j) g'(K_l)
     R = fourth_cross(activation, K[i], K[j], K[i], d22=True) - g0[i] * g1[j]
+    # X[j] = N Cov(eps_l(x^2), eps_j(phi^2)), j <= l: E[x^2 phi(x)^2] - K g = 2 K^2 g'(K) (Stein), for any l >= j
+    X = 2.0 * K**2 * g1
+    if fixed_input:
+        cov_hh, cov_hdh, cov_xh = _input_covariances(q0, K, activation)
+        C, R, X = C - cov_hh, R - cov_hdh, X - cov_xh
     # w[k, j] = e prod_{m=j+1}^{k-1} (1 + e g'(K_m)),  j < k: A_k = sum_j w[k, j] eps_j(phi^2)
     logf = np.concatenate([[0.0], np.cumsum(np.log1p(e * g1))])  # logf[m] = sum_{m' < m} log(1 + e g1[m'])
     w = np.zeros((L + 1, L + 1))
     for k in range(1, L + 1):
         jj = np.arange(k)
         w[k, :k] = e * np.exp(logf[k] - logf[jj + 1])
-    var_a = np.einsum("kj,ji,ki->k", w, C, w)  # N Var(A_k)
-    cov_ea = np.einsum("kj,jk->k", w, C)  # N Cov(eps_k, A_k)
+    return {"e": np.asarray(e), "K": K, "g1": g1, "g2": g2, "C": C, "R": R, "X": X, "w": w,
+            "var_a": np.einsum("kj,ji,ki->k", w, C, w),  # N Var(A_k)
+            "cov_ea": np.einsum("kj,jk->k", w, C)}  # N Cov(eps_k, A_k)
+
+
+def finite_width_correction(q0: float, depth: int, alpha: float, sigma_w2: float = 1.0, bias_var: float = 0.0,
+                            activation: str = "erf", fixed_input: bool = False) -> Array:
+    """kappa_l, l = 0..L, with E[(1/N)|h_l|^2] = K_l + kappa_l / N + O(1/N^2) (derived, one loop).
+
+    h_0 has i.i.d. N(0, q0) coordinates: drawn afresh for every network (``fixed_input=False``), or
+    one such input held fixed while the weights are drawn (``fixed_input=True``, the expectation
+    over weights alone; K_l then means the recursion for that input's empirical measure, see
+    ``empirical_variance_recursion``). With Gaussian weights the update is exactly
+    h_{l+1} = h_l + sqrt(a_l) z_l, a_l = alpha^2 (sigma_w2 Phi_l + bias_var), Phi_l = (1/N)|phi(h_l)|^2,
+    so E K^_{l+1} = E K^_l + E a_l and kappa_l = alpha^2 sigma_w2 sum_{k<l} c_k, where
+    E Phi_l = g(K_l) + c_l / N. c_l collects (derivation in claims/catalogue/fischer2023.md):
+    the mean shift of earlier variances, the covariance of the common variance a_k with the
+    empirical measure it acts on, and the curvature g'' times Var(a_k).
+    """
+    f = _one_loop(q0, depth, alpha, sigma_w2, bias_var, activation, fixed_input)
+    e, g1, g2, C, R, w, var_a, cov_ea = (f[k] for k in ("e", "g1", "g2", "C", "R", "w", "var_a", "cov_ea"))
+    L = depth
     var_da = e**2 * (np.diag(C) + 2 * g1 * cov_ea + g1**2 * var_a)  # N Var(delta a_k)
     wr = w @ R  # wr[k, l] = sum_j w[k, j] R[j, l]
     c = np.zeros(L + 1)
@@ -252,3 +357,35 @@ def finite_width_correction(q0: float, depth: int, alpha: float, sigma_w2: float
         x = e * (R[k, ell] + g1[k] * wr[k, ell] + g2[ell] * cov_ea[k] + g1[k] * g2[ell] * var_a[k])
         c[ell] = np.sum(e * c[k] * g1[ell] + x + 0.5 * var_da[k] * g2[ell])
     return np.concatenate([[0.0], e * np.cumsum(c[:-1])])
+
+
+def finite_width_variance(q0: float, depth: int, alpha: float, sigma_w2: float = 1.0, bias_var: float = 0.0,
+                          activation: str = "erf", fixed_input: bool = False) -> Array:
+    """N Var(K^_l), l = 0..L, to leading order in 1/N (derived; Gaussian weights).
+
+    K^_l - K_l = eps_l(x^2) + A_l to first order: the sampling fluctuation of the layer-l particles
+    plus the coherent variance shift A_l = sum_j w[l, j] eps_j(phi^2) (fischer2023.md section 4), so
+    N Var = N Var(eps_l(x^2)) + 2 sum_j w[l, j] X[j] + N Var(A_l) with N Var(eps_l(x^2)) = 2 K_l^2
+    (fresh inputs) or 4 q0 (K_l - q0) + 2 (K_l - q0)^2 (one fixed input).
+    """
+    f = _one_loop(q0, depth, alpha, sigma_w2, bias_var, activation, fixed_input)
+    K, X, w, var_a = f["K"], f["X"], f["w"], f["var_a"]
+    s = K - q0
+    v_eps = 4 * q0 * s + 2 * s**2 if fixed_input else 2 * K**2
+    return v_eps + 2 * (w @ X) + var_a
+
+
+def empirical_variance_recursion(x: Array, depth: int, alpha: float, sigma_w2: float = 1.0) -> Array:
+    """Infinite-width K_l for one fixed input x (n,) of a res1 erf network without bias, l = 0..L.
+
+    Given x, the layer-l coordinates are x_i plus independent N(0, S_l) noise in the mean field,
+    S_{l+1} = S_l + alpha^2 sigma_w2 mean_i E[erf(x_i + sqrt(S_l) z)^2]: the recursion of the input's
+    empirical measure (which for a Gaussian input differs from the N(0, q0) recursion by O(n^-1/2)).
+    """
+    x = np.asarray(x, float)
+    e = alpha**2 * sigma_w2
+    s_l, out = 0.0, [float(np.mean(x**2))]
+    for _ in range(depth):
+        s_l += e * float(np.mean(erf_sq_shifted(x, s_l)))
+        out.append(out[0] + s_l)
+    return np.array(out)

@@ -30,3 +30,17 @@ def test_property_verdict(verdicts, expected):
 ])
 def test_readings_verdict(verdicts, degenerate, expected):
     assert readings_verdict(verdicts, degenerate) == expected
+
+
+def _entry(verdict, *readings):
+    return {"verdict": verdict, "readings": [{"verdict": v, "degenerate": d} for v, d in readings]}
+
+
+def test_control_rejected():
+    from claims.aggregate import control_rejected
+
+    assert control_rejected(_entry("violated"))
+    assert not control_rejected(_entry("inconclusive"))
+    assert control_rejected(_entry("inconclusive", ("violated", ""), ("inconclusive", "")))
+    assert not control_rejected(_entry("reading-dependent", ("violated", ""), ("holds", "")))
+    assert not control_rejected(_entry("inconclusive", ("inconclusive", ""), ("violated", "an identity")))

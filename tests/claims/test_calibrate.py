@@ -146,3 +146,26 @@ def test_a_calibration_done_in_parts_keeps_every_part(monkeypatch, tmp_path):
     assert [row["claim"] for row in data["summary"]] == ["marion.iid_sqrt_l_unique", "fischer.response_argmax"]
     assert [row["reference"]["runs"] for row in data["summary"]] == [2, 3]
     assert "K = 2: " in render_markdown(data) and "K = 3: " in render_markdown(data)
+
+
+def _runs(mean, sd=0.01, half=0.02):
+    return [{"estimate": mean + k * sd, "ci": [mean + k * sd - half, mean + k * sd + half]} for k in (-1, 0, 1)]
+
+
+def test_projection_tells_a_claim_far_inside_its_band_from_one_near_its_edge():
+    """0 of K is all the counts can say for both; the normal fit of the estimates says how close each is."""
+    far, near = cal.projection(_runs(0.5), 0.5, 0.1), cal.projection(_runs(0.565), 0.5, 0.1)
+    assert far["margin"] == pytest.approx(8.0) and far["inconclusive"] < 1e-9 and far["violated"] < 1e-12
+    assert near["margin"] == pytest.approx(1.5)
+    assert near["inconclusive"] == pytest.approx(cal.sps.norm.cdf(-1.5), rel=1e-3)  # the CI crosses 0.6
+    beyond = cal.projection(_runs(0.7), 0.5, 0.1)
+    assert beyond["violated"] > 0.999
+    assert cal.projection(_runs(0.5)[:2], 0.5, 0.1) is None and cal.projection(_runs(0.5, sd=0), 0.5, 0.1) is None
+
+
+def test_the_reliability_table_shows_the_projection_labelled_as_such(monkeypatch):
+    monkeypatch.setattr(cal, "run_claim", scripted([]))
+    banded = [types.SimpleNamespace(**vars(FAKE[0]), prediction=0.5, tolerance=0.05)]
+    text = render_markdown(calibrate(banded, seeds=5, budget="smoke"))
+    assert "projected violated" in text and "normal fit of 5 estimates" in text and "projected power" in text
+    assert "a projection, not a count" in text

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -65,3 +66,120 @@ def test_with_controls_records_each_listed_control_verdict(tmp_path):
     (entry,) = json.loads((tmp_path / "results.json").read_text())["claims"]
     assert [c["name"] for c in entry["controls"]] == list(select(["marion.iid_sqrt_l_unique"])[0].controls)
     assert all(c["verdict"] == "violated" for c in entry["controls"])
+
+
+CHEAP = ["--claims", "marion.iid_sqrt_l_unique", "--budget", "smoke", "--quiet"]
+
+
+@pytest.fixture
+def broken_modules(tmp_path, monkeypatch):
+    """Plug-in modules that cannot be imported: a syntax error, a raise at import, sys.exit at import."""
+    (tmp_path / "syntax_bad.py").write_text("def factory(:\n    pass\n")
+    (tmp_path / "raises_bad.py").write_text("raise RuntimeError('no licence server')\n")
+    (tmp_path / "exits_bad.py").write_text("import sys\nsys.exit(0)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["verify", "--impl", "syntax_bad:factory"], "SyntaxError"),
+    (["verify", "--impl", "raises_bad:factory"], "RuntimeError: no licence server"),
+    (["verify", "--impl", "exits_bad:factory"], "SystemExit"),
+    (["verify", "--impl", ":"], "--impl ':': expected module:factory"),
+    (["verify", "--executor", "dask://"], "no scheduler address"),
+    (["verify", "--executor", "processesfoo"], "--executor 'processesfoo' is not allowed"),
+    (["verify", "--config", '{"width": 1000000000}'], "needs at least"),
+    (["verify", "--config", '{"width": true}'], "width=true is not allowed"),
+    (["verify", "--config", '{"device": "cuda"}'], "--config key 'device' is not allowed"),
+    (["verify", "--device", "cudafoo"], "--device 'cudafoo' is not allowed"),
+    (["report", "no/such/results.json"], "results file not found"),
+])
+def test_more_bad_usage_is_one_line_and_exit_2(broken_modules, argv, words, capsys):
+    assert main(argv + (["--out", str(broken_modules / "out")] if argv[0] == "verify" else [])) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err, err
+
+
+def test_a_huge_config_is_refused_with_the_memory_figure(capsys):
+    assert main(["verify", "--claims", "marion.iid_sqrt_l_unique", "--config", '{"width": 1000000000}']) == 2
+    err = capsys.readouterr().err
+    assert "marion.iid_sqrt_l_unique needs at least" in err and "GB per cell" in err and "this machine has" in err
+
+
+@pytest.mark.parametrize("content, words", [("{not json", "not valid JSON"),
+                                            ('{"schema_version": 99, "run": {}, "claims": []}', "schema_version is 99")])
+def test_report_on_a_bad_results_file_is_exit_2(tmp_path, capsys, content, words):
+    (tmp_path / "results.json").write_text(content)
+    assert main(["report", str(tmp_path / "results.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["verify", "--seed", "-1"], "--seed: -1 is negative; expected a non-negative integer"),
+    (["calibrate", "--first-seed", "-1"], "--first-seed: -1 is negative"),
+    (["verify", "--cell-timeout", "0"], "expected a positive number of seconds"),
+    (["cache", "audit", "--fraction", "0"], "expected a fraction F with 0 < F <= 1"),
+    (["verify", "--no-such-flag"], "unrecognized arguments: --no-such-flag"),
+])
+def test_argument_errors_are_one_line_and_exit_2(argv, words, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == 2 and words in err and "\n" not in err, err
+
+
+@pytest.mark.parametrize("where", ["file", "under-file", "read-only"])
+def test_an_unwritable_out_is_refused_before_any_claim_runs(tmp_path, capsys, where):
+    (tmp_path / "f").write_text("")
+    out = {"file": tmp_path / "f", "under-file": tmp_path / "f" / "sub", "read-only": "/proc/resnet-claims-out"}[where]
+    start = time.perf_counter()
+    assert main(["verify", *CHEAP, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is not a writable folder" in err and "\n" not in err
+    assert time.perf_counter() - start < 5  # refused before the claim ran
+
+
+@pytest.mark.parametrize("factory", ["exits_in_build", "exits_when_deep"])  # during validation, in a cell
+def test_sys_exit_in_a_plugin_is_an_error_verdict_and_exit_1_with_results(bad, tmp_path, factory):
+    argv = ["verify", *CHEAP, "--impl", f"plugins_bad:{factory}", "--out", str(tmp_path)]
+    assert main(argv) == 1
+    (entry,) = json.loads((tmp_path / "results.json").read_text())["claims"]
+    assert entry["verdict"] == "error" and "SystemExit" in entry["message"]
+
+
+def test_cell_timeout_makes_that_claim_an_error_and_the_others_run(bad, tmp_path):
+    argv = ["verify", "--claims", "marion.smooth_critical_beta", "marion.iid_sqrt_l_unique", "--budget", "smoke",
+            "--quiet", "--impl", "plugins_bad:SlowWhenDeep", "--cell-timeout", "8", "--out", str(tmp_path)]
+    start = time.perf_counter()
+    assert main(argv) == 1
+    claims = json.loads((tmp_path / "results.json").read_text())["claims"]
+    assert [c["verdict"] for c in claims] == ["error", "holds"]
+    assert "ran past --cell-timeout 8 s" in claims[0]["message"] and "'depth': 32" in claims[0]["message"]
+    assert time.perf_counter() - start < 50
+
+
+def test_an_unpicklable_plugin_under_processes_says_how_to_fix_it(bad, tmp_path, capsys):
+    assert main(["verify", *CHEAP, "--impl", "plugins_bad:Unpicklable", "--executor", "processes:2",
+                 "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "plug-ins must be picklable" in err and "module-level factory" in err
+
+
+def test_control_characters_in_a_plugin_name_are_escaped_on_the_terminal(bad, tmp_path, capsys):
+    main(["verify", *CHEAP, "--impl", "plugins_bad:ControlName", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\r" not in out
+    assert "implementation evil\\x1b[2J\\x07name (flag)" in out
+
+
+def test_cells_read_from_the_cache_are_counted_per_claim_in_results_and_report(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RESNET_CLAIMS_CACHE", str(tmp_path / "cache"))
+    argv = ["verify", *CHEAP, "--out", str(tmp_path), "--calibration", "none"]
+    assert main(argv) == 0
+    assert json.loads((tmp_path / "results.json").read_text())["claims"][0]["cells_from_cache"] == 0
+    assert main(argv) == 0
+    (entry,) = json.loads((tmp_path / "results.json").read_text())["claims"]
+    assert entry["cells_from_cache"] == len(entry["cells"]) > 0
+    assert f"{len(entry['cells'])}/{len(entry['cells'])} cells from cache" in capsys.readouterr().out
+    assert f"{len(entry['cells'])} of them read from the cell cache" in (tmp_path / "index.html").read_text()

@@ -19,3 +19,14 @@ def test_violated_claim_fails_with_estimate_ci_and_prediction(tmp_path):
     out = _pytest(tmp_path, "-m", "claims", "--impl", "scale-exponent-off")
     assert out.returncode == 1
     assert "VIOLATED" in out.stdout and "CI" in out.stdout and "predicted 0.5 +- 0.05" in out.stdout
+
+
+def test_bad_claims_options_are_one_line_usage_errors(tmp_path):
+    """Checked in pytest_configure: no INTERNALERROR, no collection."""
+    for args, words in ((["--claims-seed", "-1"], "--claims-seed -1 is not allowed"),
+                        (["--claims-device", "tpu"], "--claims-device 'tpu' is not allowed"),
+                        (["--claims-select", "nothing.matches*"], "--claims-select: unknown claim id 'nothing.matches*'")):
+        out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+                              "-m", "claims", *args], capture_output=True, text=True, cwd=tmp_path)
+        assert out.returncode == 4 and "INTERNALERROR" not in out.stderr + out.stdout
+        assert f"ERROR: {words}" in out.stderr, out.stderr

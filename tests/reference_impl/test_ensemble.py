@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from reference_impl import NetSpec, make_reference, make_reference_dense
-from reference_impl.blocks import LayerCache, residual_backward, residual_states
+from reference_impl.blocks import residual_states
 from reference_impl.ensemble import DenseEnsemble
 
 CASES = [dict(block=b, preact=p, activation=a) for b in ("res1", "res3") for p in (True, False) for a in ("relu", "tanh")]
@@ -21,15 +21,18 @@ def test_trace_and_grad_shapes(impl):
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c.values())))
 def test_manual_backward_equals_autograd_on_dense_weights(case):
-    """residual_backward (used by the fast path) is the exact chain rule: compare with autograd."""
+    """residual_backward (grad_trace of both reference paths) is the exact chain rule: compare with autograd."""
     spec = NetSpec(width=7, depth=4, bias_var=0.2, dtype="float64", **case)
     net = DenseEnsemble(spec, 3, torch.Generator().manual_seed(1))
     x, g = torch.randn(3, 2, 7, dtype=torch.float64), torch.randn(3, 2, 7, dtype=torch.float64)
-    _, auto = net.grad_trace(x, g)
-    cache: list[LayerCache] = []
-    residual_states(spec, x, net._mul, net.bias, cache)
-    manual = residual_backward(spec, cache, g, lambda k, name, d: torch.bmm(d, net.weights[name][:, k]))
+    h, manual = net.grad_trace(x, g)
+    with torch.enable_grad():
+        states = residual_states(spec, x.requires_grad_(True), net._mul, net.bias)
+        auto = torch.autograd.grad(states[-1], states, grad_outputs=g, allow_unused=True)
+    auto = torch.stack([g if a is None else a for a in auto], dim=1)
     assert torch.allclose(manual, auto, atol=1e-10)
+    assert torch.allclose(h, torch.stack(states, dim=1).detach())
+    assert net.weights["V"].shape == (3, 4, 7, 7) and net.layer_weights()["V"].stride(1) == 3 * 49
 
 
 def test_same_seed_same_numbers_and_replayed_queries():

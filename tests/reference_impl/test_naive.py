@@ -22,7 +22,7 @@ from reference_impl.init import draw_layer_weights
 from reference_impl.naive import NaiveEnsemble, NaiveResNet, make_naive_module
 
 CASES = [dict(block=b, preact=p, activation=a)
-         for b, p, a in itertools.product(("res1", "res3"), (True, False), ("relu", "tanh", "erf", "gelu"))]
+         for b, p, a in itertools.product(("res1", "res3", "res1w"), (True, False), ("relu", "tanh", "erf", "gelu"))]
 
 
 def _load_dense(naive: NaiveEnsemble, dense: DenseEnsemble) -> None:
@@ -40,7 +40,7 @@ def _load_dense(naive: NaiveEnsemble, dense: DenseEnsemble) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c.values())))
 def test_same_weights_same_trace_and_gradients_as_the_reference(case):
-    for extra in (dict(), dict(bias_var=0.3, input_dim=5)):
+    for extra in (dict(), dict(bias_var=0.3, input_dim=5), dict(input_dim=5, input_scale="sigma_w2", sigma_w2=2.5)):
         spec = NetSpec(width=8, depth=5, beta=0.3, scale=1.3, dtype="float64", **case, **extra)
         dense = DenseEnsemble(spec, 3, torch.Generator().manual_seed(1))
         naive = NaiveEnsemble(spec, 3, torch.Generator().manual_seed(2))
@@ -98,7 +98,7 @@ def test_a_real_claim_cell_measures_what_the_dense_reference_measures(claim):
     for impl in (make_naive_module(), make_reference_dense()):
         ctx = CellContext(cell.params, cell.replicate, cell.seed, 8, impl, "cpu", "float32")
         rows[impl.name] = claim.measure(ctx)
-    assert len(rows["naive-module"]) == len(sweep.inner["beta"])
+    assert len(rows["naive-module"]) == len(next(iter(sweep.inner.values())))  # one row per inner value
     for a, b in zip(rows["naive-module"], rows["reference-dense"]):
         assert a["beta"] == b["beta"]
         assert a["log_growth"] == pytest.approx(b["log_growth"], rel=1e-4, abs=1e-6)

@@ -7,7 +7,8 @@ from reference_impl import Capability, NetSpec, SpecError, make_reference, make_
     "field, value, words",
     [("width", -3, "width=-3"), ("depth", 0, "depth=0"), ("activation", "swish", "allowed: relu"),
      ("init", "fbm", "Hurst"), ("dtype", "float16", "float32"), ("device", "tpu", "cuda"),
-     ("sigma_w2", 0.0, "sigma_w2"), ("block", "res2", "res1")],
+     ("sigma_w2", 0.0, "sigma_w2"), ("block", "res2", "res1w"), ("input_scale", "wide", "allowed: unit, sigma_w2"),
+     ("input_scale", "sigma_w2", "needs an input layer")],
 )
 def test_bad_spec_names_the_field_and_the_allowed_values(field, value, words):
     fields = {"width": 8, "depth": 2, field: value}
@@ -30,3 +31,8 @@ def test_reference_declares_its_capabilities():
     for impl in (make_reference(), make_reference_dense()):
         assert Capability.FORWARD_TRACE in impl.capabilities and Capability.GRAD_TRACE in impl.capabilities
         assert impl.version and impl.name.startswith("reference")
+
+
+def test_input_layer_variance_is_unit_or_sigma_w2():
+    assert NetSpec(width=4, depth=1, input_dim=3, sigma_w2=2.5).input_variance == 1.0
+    assert NetSpec(width=4, depth=1, input_dim=3, sigma_w2=2.5, input_scale="sigma_w2").input_variance == 2.5

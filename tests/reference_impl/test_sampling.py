@@ -21,9 +21,12 @@ def _statistics(impl, spec, seed, s=3000):
     }
 
 
-@pytest.mark.parametrize("block, preact", [("res1", True), ("res3", True), ("res1", False)])
-def test_fast_path_matches_dense_in_distribution(block, preact):
-    spec = NetSpec(width=16, depth=6, block=block, preact=preact, bias_var=0.05, dtype="float64")
+@pytest.mark.parametrize("block, preact, input_dim", [("res1", True, None), ("res3", True, None), ("res1", False, None),
+                                                     ("res1w", True, None), ("res1w", True, 16)])
+def test_fast_path_matches_dense_in_distribution(block, preact, input_dim):
+    scale = "sigma_w2" if input_dim else "unit"
+    spec = NetSpec(width=16, depth=6, block=block, preact=preact, bias_var=0.05, dtype="float64", sigma_w2=1.7,
+                   input_dim=input_dim, input_scale=scale)
     fast, dense = _statistics(make_reference(), spec, 1), _statistics(make_reference_dense(), spec, 2)
     for name in fast:
         p = stats.ks_2samp(fast[name], dense[name]).pvalue

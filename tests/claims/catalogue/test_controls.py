@@ -1,4 +1,5 @@
-"""Every claim rejects every negative control it lists (verdict ``violated``).
+"""Every claim rejects every negative control it lists (verdict ``violated``; for a claim with
+readings, no counted reading holds and at least one is violated: claims/aggregate.control_rejected).
 
 The pairs are read from ``Claim.controls``, so a new claim is covered as soon as it lists its
 controls. The budget is that of the claim tests: smoke under plain ``pytest`` (CI), default under
@@ -7,6 +8,7 @@ rejection rate over many seeds is measured by ``resnet-claims calibrate`` (relia
 """
 import pytest
 
+from claims.aggregate import control_rejected
 from claims.plugins import available, resolve
 from claims.pytest_plugin import claims_budget
 from claims.run import run_claim
@@ -45,4 +47,4 @@ def test_listed_control_is_violated(claim_id, control, request):
     impl, _ = resolve(control)
     budget = claims_budget(request.config)
     entry = run_claim(claim, impl, budget, seed=request.config.getoption("--claims-seed"))
-    assert entry["verdict"] == "violated", f"{claim_id} did not reject {control} at {budget}: {entry['message']}"
+    assert control_rejected(entry), f"{claim_id} did not reject {control} at {budget}: {entry['message']}"

@@ -38,6 +38,35 @@ def test_property_claim_lists_its_configurations_and_reruns_one_exactly(referenc
 
 
 
+def test_phase_diagram_has_one_root_per_regularity_near_its_prediction(reference_results):
+    """One beta*(regularity) row per grid point, each within the tolerance at smoke, and the phase figure."""
+    from claims.catalogue.marion2022 import PHASE_TOL, phase_weights
+
+    entry = reference_results["marion.phase_diagram"]
+    rows = entry["fit_table"]
+    assert [r["predicted"] for r in rows] == [p for _, _, p, _ in phase_weights().values()]
+    for row in rows:
+        assert abs(row["slope"] - row["predicted"]) < PHASE_TOL, row["label"]
+        assert row["ci"][0] <= row["slope"] <= row["ci"][1]
+    assert entry["estimate"] == pytest.approx(max(abs(r["slope"] - r["predicted"]) for r in rows))
+    assert entry["figure"]["kind"] == "phase" and len(entry["figure"]["boundary"]["x"]) == len(rows) - 1
+
+
+def test_rbf_weights_follow_marion_et_al_normalised_gp_increments():
+    """init="rbf": increments of a GP on linspace(0, 1, L + 1), kernel exp(-(s - t)^2 / (2 v)), unit variance."""
+    import torch
+
+    from reference_impl.init import rbf_correlation
+
+    depth, v = 8, 0.1
+    t = torch.linspace(0, 1, depth + 1, dtype=torch.float64)
+    gram = torch.exp(-((t[:, None] - t[None, :]) ** 2) / (2 * v))
+    diff = torch.eye(depth + 1, dtype=torch.float64)[1:] - torch.eye(depth + 1, dtype=torch.float64)[:-1]
+    cov = diff @ gram @ diff.T
+    sd = cov.diagonal().sqrt()
+    torch.testing.assert_close(rbf_correlation(depth, v), cov / sd[:, None] / sd[None, :], atol=1e-9, rtol=0)
+
+
 def test_the_iid_claims_draw_both_iid_weight_families():
     from hypothesis import HealthCheck, Phase, given, settings
 

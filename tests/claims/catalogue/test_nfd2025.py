@@ -35,12 +35,42 @@ def _ci(entry: dict) -> tuple[float, float]:
     return (-math.inf if lo is None else lo, math.inf if hi is None else hi)
 
 
-def test_six_claims_registered_with_sweeps_and_controls() -> None:
+def test_nine_claims_registered_with_sweeps_and_controls() -> None:
     assert {c.id for c in NFD} == {
         "nfd.init_coupling_width", "nfd.init_coupling_depth_uniform", "nfd.sgd_coupling_survives_width",
-        "nfd.sgd_coupling_depth", "nfd.depth_error", "nfd.preact_stable_postact_explodes"}
+        "nfd.sgd_coupling_depth", "nfd.depth_error", "nfd.preact_stable_postact_explodes",
+        "nfd.gia_valid_at_infinite_depth", "nfd.two_layer_block_collapse", "nfd.depth_aware_lr_restores"}
     for c in NFD:
         assert c.controls and all(name in CONTROLS for name in c.controls)
+
+
+# The readings as declared before any of them was measured (name: prediction, tolerance, degenerate).
+PINNED_READINGS = {
+    "nfd.sgd_coupling_depth": {
+        f"{conv}/{stat}_{t}": (pred, tol, (stat, t) == ("D", 1))
+        for conv in ("lr-constant", "lr-extra-sqrtL")
+        for stat, pred, tol in (("A", -1.5, 1.0), ("kappa", -2.0, 0.5), ("D", -2.0, 0.5)) for t in (1, 2)},
+    "nfd.preact_stable_postact_explodes": {
+        name: (None, None, False) for name in ("init/post-h", "init/post-phi", "trained/post-h", "trained/post-phi")},
+    "nfd.gia_valid_at_infinite_depth": {
+        name: (None, None, False) for name in ("independent/f", "independent/loss", "paired/f", "paired/loss")},
+    "nfd.two_layer_block_collapse": {"weight-update": (None, None, False), "total-change": (None, None, False)},
+    "nfd.depth_aware_lr_restores": {"after-1-step": (None, None, False), "after-2-steps": (None, None, False)},
+}
+
+
+def test_readings_are_the_pinned_declaration() -> None:
+    """A reading must not change after its verdict is seen: names, predictions, degenerate marks."""
+    for claim_id, pinned in PINNED_READINGS.items():
+        claim = select([claim_id])[0]
+        got = {r.name: (r.prediction, r.tolerance, bool(r.degenerate)) for r in claim.readings}
+        assert got == pinned, claim_id
+
+
+def test_v1_claims_have_replicate_cells_at_default_and_thorough() -> None:
+    for claim_id in ("nfd.gia_valid_at_infinite_depth", "nfd.two_layer_block_collapse", "nfd.depth_aware_lr_restores"):
+        claim = select([claim_id])[0]
+        assert all(claim.sweep(b).replicates >= 2 for b in ("default", "thorough")), claim_id
 
 
 def test_init_coupling_decays_like_one_over_width(smoke: dict) -> None:
@@ -69,6 +99,25 @@ def test_sgd_coupling_is_not_suppressed_in_depth(smoke: dict) -> None:
 def test_depth_error_rate_is_one_over_depth(smoke: dict) -> None:
     lo, hi = _ci(smoke["nfd.depth_error"])
     assert lo < -1.0 < hi and hi < -0.5, smoke["nfd.depth_error"]["message"]
+
+
+def test_first_internal_layer_update_collapses_and_the_correction_restores_it(smoke: dict) -> None:
+    for claim_id in ("nfd.two_layer_block_collapse", "nfd.depth_aware_lr_restores"):
+        assert smoke[claim_id]["verdict"] == "holds", smoke[claim_id]["message"]
+
+
+def test_independent_backward_does_not_converge_to_true_backprop_in_depth(smoke: dict) -> None:
+    """The reproduced disagreement with v1: the true-minus-GIA output gap does not vanish with L."""
+    entry = smoke["nfd.gia_valid_at_infinite_depth"]
+    assert entry["verdict"] == "violated" and _ci(entry)[0] > -0.5, entry["message"]
+
+
+def test_total_feature_change_of_the_first_layer_does_not_collapse() -> None:
+    """The reading under which the collapse claim fails: the layer's input changes by Theta(1)."""
+    claim = select(["nfd.two_layer_block_collapse"])[0]
+    entry = run_claim(claim.under(next(r for r in claim.readings if r.name == "total-change")), make_reference(),
+                      "smoke", seed=0)
+    assert entry["verdict"] == "violated", entry["message"]
 
 
 def test_postactivation_does_not_explode_at_init(smoke: dict) -> None:

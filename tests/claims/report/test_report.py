@@ -256,3 +256,19 @@ def test_report_command_shows_a_calibration_and_survives_a_corrupt_one(tmp_path:
     assert cli.main(["report", str(FIXTURE), "--out", str(tmp_path / "b"), "--calibration", str(tmp_path / "bad.json")]) == 0
     assert "bad.json: not valid JSON" in capsys.readouterr().err
     assert "Reliability of the suite" not in (tmp_path / "b" / "index.html").read_text()
+
+
+def test_phase_diagram_figure_draws_boundary_band_points_and_prediction() -> None:
+    """``kind: phase``: beta against regularity, the measured boundary with its band over the predicted line."""
+    fig = {"kind": "phase", "title": "Critical scaling", "xlabel": "Hurst index", "ylabel": "critical beta",
+           "boundary": {"label": "measured", "x": [0.5, 0.7, 0.9], "y": [0.51, 0.69, 0.9], "lo": [0.48, 0.66, 0.86],
+                        "hi": [0.54, 0.72, None]},
+           "points": [{"label": "RBF (smooth)", "x": [1.0], "y": [0.99], "lo": [0.96], "hi": [1.02]}],
+           "predicted": {"label": "beta* = H", "x": [0.5, 1.0], "y": [0.5, 1.0]},
+           "regions": {"below": "explosion", "above": "identity"}}
+    svg = figure_svg(fig, title="t", salt="p")
+    assert svg is not None and svg.startswith("<svg")
+    for text in ("Critical scaling", "Hurst index", "critical beta", "measured", "RBF (smooth)", "beta* = H",
+                 "explosion", "identity", "CI band"):
+        assert text in svg
+    assert figure_svg({"kind": "phase", "boundary": {"x": [], "y": []}}, title="t", salt="p") is None
