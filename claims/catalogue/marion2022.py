@@ -356,5 +356,5 @@ PHASE = register(Claim(
             for b in ("smoke", "default", "thorough")},
     measure=measure_phase, estimate=phase_boundary,
     controls=("scale-exponent-off",),
-    requires=Capability.FORWARD_TRACE,
+    requires=Capability.FORWARD_TRACE, honours=("width", "block", "activation", "sigma_w2"),
 ))
