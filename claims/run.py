@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, Mapping
 from .cache import cell_key, code_version
 from .checked import CheckedImpl
 from .validate import impl_name
+from .configs import check_config, honoured_fields
 from .spec import CellContext, Claim, Estimate, Table
 from .stats import equivalence_verdict, hull
 from .sweep import Cell, cells
@@ -132,6 +133,7 @@ def _entry(claim: Claim, budget: str) -> dict[str, Any]:
         "paper_numbers": [dict(p) for p in claim.paper_numbers],
         "controls": [],
         "config": {},
+        "honours": list(honoured_fields(claim, budget)),
     }
 
 
@@ -290,7 +292,9 @@ def run_claim(
     execution: Execution | None = None,
 ) -> dict[str, Any]:
     """Run a claim: capability check, plug-in validation on a probe network (claims/validate.py),
-    then one test, or a property over its configuration class; a claim with readings runs each one."""
+    then one test, or a property over its configuration class; a claim with readings runs each one.
+    A ``config`` field the claim does not honour raises ClaimError (bad usage)."""
+    check_config(claim, config, budget)
     if claim.readings:
         from .readings import run_readings
 

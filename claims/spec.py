@@ -169,6 +169,7 @@ class Claim:
     examples: Mapping[str, int] = field(default_factory=dict)
     paper_numbers: tuple[Mapping[str, str], ...] = ()
     readings: tuple[Reading, ...] = ()
+    honours: tuple[str, ...] = ()  # --config fields the measurement uses; () = the sweeps' fixed keys + config_space keys
 
     def __post_init__(self) -> None:
         missing = [b for b in BUDGETS if b not in self.sweeps]

@@ -120,3 +120,84 @@ def mean_ci(values: np.ndarray, level: float) -> tuple[float, float]:
         return float(values.mean()), math.inf
     sem = float(sps.sem(values))
     return float(values.mean()), float(sps.t.ppf(0.5 + level / 2, len(values) - 1) * sem)
+
+
+# Checked before the exact alpha: a p-value this small cannot come from independent cells.
+INDEPENDENCE_LEVEL = 1e-4
+
+
+class DependenceError(RuntimeError):
+    """The networks of an ensemble are not independent (replicate cells disagree with their SEs)."""
+
+
+@dataclass(frozen=True)
+class Heterogeneity:
+    """Heterogeneity of replicate cells (``heterogeneity``): Q, its degrees of freedom, p = P(chi2_df > Q)."""
+
+    q: float
+    df: int
+    p: float
+
+    @property
+    def ratio(self) -> float:
+        """Q / df: the between-cell variance over what the within-cell standard errors predict."""
+        return self.q / self.df if self.df else math.nan
+
+    def describe(self, label: str) -> str:
+        """One line for an estimate's notes."""
+        return f"independence of {label}: between/within-cell variance Q/df = {self.ratio:.3g} (Q = {self.q:.4g}, df = {self.df}, p = {self.p:.2g})"
+
+
+def heterogeneity(values: np.ndarray, ses: np.ndarray, points: np.ndarray) -> Heterogeneity:
+    """Between-cell scatter against within-cell standard errors, summed over grid points: at each
+    point the replicate cells' means (``values``) scatter around their mean with the variance their
+    standard errors (``ses``) give when the cells are independent and so are the networks inside
+    each cell. Q = sum (m_i - mean m)^2 / mean(se_i^2) per point, chi-square with (cells - 1) df:
+    Cochran's Q with the pooled within-cell variance as the weight, because weights 1/se_i^2 from
+    few networks of a skewed statistic correlate with the means and inflate Q (measured: Q/df 1.75
+    instead of 1 for marion.gradient_dichotomy's 64-network cells)."""
+    values, ses = np.asarray(values, float), np.asarray(ses, float)
+    points = np.unique(np.asarray(points), return_inverse=True)[1]
+    q, df = 0.0, 0
+    for point in np.unique(points):
+        v, s = values[points == point], ses[points == point]
+        if len(v) < 2:
+            continue
+        q += float(np.sum((v - v.mean()) ** 2) / np.mean(s**2))
+        df += len(v) - 1
+    return Heterogeneity(q, df, float(sps.chi2.sf(q, df)) if df else math.nan)
+
+
+def check_independent(table, value: str, se: str, point: tuple[str, ...], what: str = "",  # type: ignore[no-untyped-def]
+                      shared: tuple[str, ...] = ()) -> Heterogeneity | None:
+    """Raise DependenceError when the networks behind ``value`` are not independent: a zero
+    within-cell standard error (every network the same), or replicate cells (rows with equal
+    ``point`` columns) scattering more than their standard errors allow (``heterogeneity``, p below
+    INDEPENDENCE_LEVEL). ``shared`` columns are inner axes whose values the same networks serve
+    (common random numbers): each of their values is tested on its own and the smallest p-value is
+    multiplied by their number (Bonferroni, valid under any correlation between them). Any estimator
+    can call it on its table; returns the figures of the least homogeneous group, None when no grid
+    point has two replicate cells (nothing to compare)."""
+    values, ses = table.col(value).astype(float), table.col(se).astype(float)
+    label = f"{value}{f' ({what})' if what else ''}"
+    if np.any(~(ses > 0)):
+        raise DependenceError(f"networks in this ensemble are not independent: {label} has zero spread across the "
+                              f"networks of {int(np.sum(~(ses > 0)))} cell(s) (within-cell standard error 0); "
+                              "build must draw S distinct networks")
+    keys = np.array(["|".join(repr(r[c]) for c in point) for r in table.rows])
+    groups = np.array(["|".join(repr(r[c]) for c in shared) for r in table.rows])
+    tested = [heterogeneity(values[groups == g], ses[groups == g], keys[groups == g]) for g in np.unique(groups)]
+    tested = [h for h in tested if h.df]
+    if not tested:
+        return None
+    worst = min(tested, key=lambda h: h.p)
+    het = Heterogeneity(worst.q, worst.df, min(1.0, worst.p * len(tested)))
+    if not het.p >= INDEPENDENCE_LEVEL:
+        raise DependenceError(
+            f"networks in this ensemble are not independent: replicate cells of {label} scatter {het.ratio:.3g} times "
+            f"the variance their within-cell standard errors allow (Q = {het.q:.4g}, df = {het.df}, "
+            f"p = {het.p:.2g} < {INDEPENDENCE_LEVEL:g}"
+            + (f", Bonferroni over {len(tested)} values of {', '.join(shared)}" if len(tested) > 1 else "")
+            + "); the standard errors, and every CI built on them, would be too narrow. Draw S distinct, "
+            "independent networks from the generator")
+    return het

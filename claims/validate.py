@@ -3,18 +3,24 @@
 ``validate(impl, spec, grad=...)`` builds a few networks from ``spec`` and checks, in order: that
 ``build`` returns without raising; that ``trace`` (and ``grad_trace`` when the claim needs it)
 returns tensors of the contract's shape, dtype and device, finite, with h_0 = x when the spec has
-no input layer and dLoss/dh_L = g_out; and that the result is a function of the generator's seed
-alone (the same seed twice, with torch's global RNG moved in between, gives the same numbers: a
-plug-in that draws from the global RNG, or ignores the generator, fails here). The first problem
+no input layer and dLoss/dh_L = g_out, and grad_trace equal to autograd through trace where that
+trace is differentiable and a fixed network (``check_grad_by_autograd``); and that the result is a function of the
+generator's seed alone (the same seed twice, with the global RNGs moved and another seed built in
+between, gives the same numbers: a
+plug-in that draws from the global RNG, or ignores the generator, fails here, and the message
+names which global RNG, torch's, numpy's or Python's, changed the result). The first problem
 found raises :class:`ValidationError` whose message names the plug-in, the spec and what was
 expected against what came back. ``run.run_claim`` turns it into the claim's verdict ``error``;
 a build raising NotImplementedError (the plug-in declines that spec) gives ``not applicable``.
 """
 from __future__ import annotations
 
+import random
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
+import numpy as np
 import torch
 
 from reference_impl.plugin_training import trains_through_contract
@@ -170,19 +176,20 @@ def validate(impl: Any, spec: NetSpec, grad: bool = False, seed: int = 12345, tr
     gen = _generator(spec, seed + 1)
     x = torch.randn(s, b, d, generator=gen, dtype=spec.torch_dtype, device=spec.device)
     g_out = torch.randn(s, b, spec.width, generator=gen, dtype=spec.torch_dtype, device=spec.device) if grad else None
-    with torch.random.fork_rng(devices=[spec.device] if spec.device.startswith("cuda") else []):
-        torch.manual_seed(1)
-        first = _run(impl, spec, seed, x, g_out)
-        torch.manual_seed(2)  # a plug-in that draws from the global RNG differs between the two builds
-        second = _run(impl, spec, seed, x, g_out)
-    names = ["trace(x)", "grad_trace(x, g_out)[0]", "grad_trace(x, g_out)[1]"]
-    for name, a, c in zip(names, first, second):
-        same, rel = _close(a, c, spec.torch_dtype)
-        if not same:
-            raise _fail(impl, spec, f"{name} is not deterministic: two builds from generators with the same seed "
-                                    f"({seed}) differ by {rel:.3g} (max relative difference); expected equal results. "
-                                    "Draw every random number from the generator passed to build(), not from "
-                                    "torch's global RNG")
+    with global_rngs_kept(spec):
+        first = _seeded_run(impl, spec, seed, x, g_out, ())
+        found = _difference(first, _seeded_run(impl, spec, seed, x, g_out, GLOBAL_RNGS), spec)
+        if found is not None:
+            culprits = [rng for rng in GLOBAL_RNGS
+                        if _difference(first, _seeded_run(impl, spec, seed, x, g_out, (rng,)), spec) is not None]
+    if found is not None:
+        name, rel = found
+        which = " and ".join(culprits) or "a source outside torch's, numpy's and Python's global RNGs"
+        raise _fail(impl, spec, f"{name} is not deterministic: two builds from generators with the same seed "
+                                f"({seed}) differ by {rel:.3g} (max relative difference) when {which} moved "
+                                "between them; expected equal results. Draw every random number from the generator "
+                                "passed to build(); code that needs global RNGs can run inside "
+                                "reference_impl.rng.seeded_global_rngs(generator)")
     if train and spec.input_dim is None and trains_through_contract(impl):
         _check_blocks(impl, spec, x, first[0], seed)
     if spec.input_dim is None:
@@ -199,6 +206,75 @@ def validate(impl: Any, spec: NetSpec, grad: bool = False, seed: int = 12345, tr
         if not same:
             raise _fail(impl, spec, f"grad_trace(x, g_out)[0] differs from trace(x) by {rel:.3g} (relative); "
                                     "expected the same forward trace")
+        check_grad_by_autograd(impl, spec, impl.build(spec, s, _generator(spec, seed)), x, g_out, first[2])
+
+
+GLOBAL_RNGS = ("torch's global RNG", "numpy's global RNG", "Python's random module")
+
+
+@contextmanager
+def global_rngs_kept(spec: NetSpec) -> Iterator[None]:
+    """Restore torch's, numpy's and Python's global RNG states after the probe moved them."""
+    np_state, py_state = np.random.get_state(), random.getstate()
+    with torch.random.fork_rng(devices=[spec.device] if spec.device.startswith("cuda") else []):
+        try:
+            yield
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
+
+
+def _seeded_run(impl: Any, spec: NetSpec, seed: int, x: torch.Tensor, g_out: torch.Tensor | None,
+                moved: tuple[str, ...]) -> list[torch.Tensor]:
+    """_run with the global RNGs named in ``moved`` seeded differently (2) from the others (1), after a
+    build from another seed (which evicts a replay cache, reference_impl/replay.py, so the build is real)."""
+    _run(impl, spec, seed + 7, x, g_out)
+    torch.manual_seed(2 if GLOBAL_RNGS[0] in moved else 1)
+    np.random.seed(2 if GLOBAL_RNGS[1] in moved else 1)
+    random.seed(2 if GLOBAL_RNGS[2] in moved else 1)
+    return _run(impl, spec, seed, x, g_out)
+
+
+def _difference(first: list[torch.Tensor], second: list[torch.Tensor], spec: NetSpec) -> tuple[str, float] | None:
+    """The first output that differs between two runs, with its max relative difference, or None."""
+    names = ["trace(x)", "grad_trace(x, g_out)[0]", "grad_trace(x, g_out)[1]"]
+    for name, a, c in zip(names, first, second):
+        same, rel = _close(a, c, spec.torch_dtype)
+        if not same:
+            return name, rel
+    return None
+
+
+def check_grad_by_autograd(impl: Any, spec: NetSpec, net: Any, x: torch.Tensor, g_out: torch.Tensor,
+                           grads: torch.Tensor) -> None:
+    """grad_trace's dLoss/dh_0 against autograd through ``trace`` (Loss = sum <g_out, h_L>) where the
+    trace is differentiable. Left unchecked: a trace autograd cannot see (no grad_fn, or autograd
+    raises); the exact init sampler, whose trace is a sampling map rather than a fixed network; an
+    input layer without Capability.WEIGHTS (dLoss/dx needs its matrix)."""
+    from reference_impl.sampling import ConditionalEnsemble
+
+    has_weights = Capability.WEIGHTS in getattr(impl, "capabilities", Capability(0))
+    if isinstance(net, ConditionalEnsemble) or (spec.input_dim is not None and not has_weights):
+        return
+    try:
+        with torch.enable_grad():
+            xr = x.detach().clone().requires_grad_(True)
+            h = net.trace(xr)
+            if not h.requires_grad:
+                return
+            (dx,) = torch.autograd.grad(h[:, -1], xr, grad_outputs=g_out, allow_unused=True)
+    except RuntimeError:
+        return
+    if dx is None:
+        return
+    g0 = grads[:, 0].detach()
+    if spec.input_dim is not None:  # h_0 = x U^T, so dLoss/dx = dLoss/dh_0 U
+        g0 = g0 @ net.layer_weights()["in"].detach()
+    same, rel = _close(dx, g0, spec.torch_dtype)
+    if not same:
+        raise _fail(impl, spec, f"grad_trace(x, g_out) disagrees with autograd through trace(x): dLoss/dx differs by "
+                                f"{rel:.3g} (max relative difference); expected the derivative of Loss = sum <g_out, "
+                                "h_L> (a backward pass through W_l instead of W_l^T, or a missing phi', gives this)")
 
 
 def probe_spec(params: Mapping[str, Any], device: str, dtype: str) -> NetSpec:

@@ -44,6 +44,17 @@ class NetSpec:
     a bias of variance bias_var is added inside the branch, after V (inside phi for res1w).
     ``input_dim=None`` means no input layer: the input x is h_0 itself; otherwise h_0 = U x with
     U entries N(0, 1/d) (``input_scale="unit"``) or N(0, sigma_w2/d) (``input_scale="sigma_w2"``).
+
+    Weight families (``init``): each entry of V_k (and W_k) has variance s^2 = sigma_w2 / n, entries
+    are independent across (i, j) and networks, and one entry's sequence over the tensor index
+    k = 0..L-1 (layer k + 1) is, with z_k i.i.d. N(0, 1) and d = k - m the layer lag,
+      gaussian: s z_k;  uniform: s sqrt(3) u_k, u_k i.i.d. U[-1, 1];
+      fbm (init_param = Hurst index H in (0, 1)): s xi_k, unit-variance fBm increments,
+        corr(xi_k, xi_m) = (|d+1|^2H - 2|d|^2H + |d-1|^2H) / 2;
+      rbf (init_param = kernel variance v > 0, Marion et al.'s "regularity"): s xi_k with
+        xi_k = (Z((k+1)/L) - Z(k/L)) / sqrt(2 (1 - K(1))), Z a GP on [0, 1] with kernel
+        exp(-(t - t')^2 / (2 v)) on linspace(0, 1, L + 1), K(m) = exp(-m^2 / (2 v L^2)), so
+        corr(xi_k, xi_m) = (2 K(d) - K(d+1) - K(d-1)) / (2 (1 - K(1))).
     """
 
     width: int

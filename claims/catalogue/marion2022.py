@@ -38,7 +38,8 @@ import torch
 from reference_impl.protocol import Capability
 
 from ..spec import CellContext, Claim, Estimate, Source, Sweep, Table, register
-from ..stats import bonferroni_level, equivalence_verdict, hull, linear_root, loglog_slope, mean_ci, ols
+from ..stats import (bonferroni_level, check_independent, equivalence_verdict, hull, linear_root, loglog_slope,
+                     mean_ci, ols)
 
 SOURCE = "Marion, Fermanian, Biau, Vert (2022), Scaling ResNets in the large-depth regime"
 
@@ -67,10 +68,11 @@ def measure_growth(ctx: CellContext) -> list[dict[str, Any]]:
         else:
             _, g = net.grad_trace(x, g_out)
             start, end = g[:, -1], g[:, 0]
-        displacement = (end - start).pow(2).sum(-1) / start.pow(2).sum(-1)
-        mean = float(displacement.double().mean())
+        displacement = (end - start).pow(2).sum(-1).double() / start.pow(2).sum(-1).double()
+        mean = float(displacement.mean())
+        se = float(displacement.std() / math.sqrt(displacement.numel())) if displacement.numel() > 1 else 0.0
         q = math.log1p(mean)
-        rows.append({"beta": beta, "mean_displacement": mean, "log_growth": q,
+        rows.append({"beta": beta, "mean_displacement": mean, "mean_displacement_se": se, "log_growth": q,
                      "loglog": math.log(q) if q > 0 else math.nan})
     return rows
 
@@ -85,8 +87,11 @@ def _root_of_slope(critical: float, table: Table, level: float) -> Estimate:
     """Root beta* of s(beta), the slope of log q on log L, q = log(1 + E[displacement]), with a Fieller confidence set.
 
     Model (OLS, SEs clustered on the cell): y = c_beta + (s0 + s1 (beta - m)) log L, m the grid's
-    centre; beta* = m - s0 / s1. The per-beta slopes go to the fit table and the figure.
+    centre; beta* = m - s0 / s1. The per-beta slopes go to the fit table and the figure. First the
+    replicate cells' mean displacements are checked against their within-cell standard errors
+    (networks in a cell must be independent: claims.stats.check_independent).
     """
+    het = check_independent(table, "mean_displacement", "mean_displacement_se", ("depth",), shared=("beta",))
     beta, depth, y, cell = table.col("beta"), table.col("depth"), table.col("loglog"), table.col("cell")
     betas = table.unique("beta")
     centre = float(np.mean(betas))
@@ -109,7 +114,8 @@ def _root_of_slope(critical: float, table: Table, level: float) -> Estimate:
         "title": "Growth of q = log(1 + E[displacement]) with depth, one line per beta",
         "xlabel": "depth L (blocks)", "ylabel": "q = log(1 + E[displacement]) (dimensionless)", "xlog": True, "ylog": True,
         "series": series,
-    }, notes=f"joint model: slope(beta) = {fit.params[k]:.4g} + {fit.params[k + 1]:.4g} (beta - {centre:g})")
+    }, notes=f"joint model: slope(beta) = {fit.params[k]:.4g} + {fit.params[k + 1]:.4g} (beta - {centre:g})"
+             + (f"; {het.describe('the mean displacement')}" if het else ""))
 
 
 def _series(sub: Table, fit: Any, beta: float, predicted_slope: float) -> dict[str, Any]:
@@ -149,10 +155,14 @@ REPS = {"smoke": 5, "default": 8, "thorough": 16}
 NETS = {"smoke": 64, "default": 128, "thorough": 512}
 IID_BETAS = (0.4, 0.45, 0.5, 0.55, 0.6)
 
-def iid_config_space():  # type: ignore[no-untyped-def]
-    """The class the i.i.d. theorem covers: block form, smooth or ReLU-like activation, weight variance.
+IID_FAMILIES = ("gaussian", "uniform")  # the NetSpec's i.i.d. weight families (same variance sigma_w^2 / n)
 
-    The base configuration (res-1, ReLU, sigma_w^2 = 1) is always the first example.
+
+def iid_config_space():  # type: ignore[no-untyped-def]
+    """The class the i.i.d. theorem covers: block form, smooth or ReLU-like activation, weight variance,
+    and the i.i.d. weight family (the derivation uses only the entries' variance).
+
+    The base configuration (res-1, ReLU, sigma_w^2 = 1, Gaussian) is always the first example.
     """
     from hypothesis import strategies as st
 
@@ -160,8 +170,19 @@ def iid_config_space():  # type: ignore[no-untyped-def]
         "block": st.sampled_from(["res1", "res3"]),
         "activation": st.sampled_from(["relu", "tanh", "gelu"]),
         "sigma_w2": st.sampled_from([0.5, 1.0, 2.0]),
+        "init": st.sampled_from(IID_FAMILIES),
     })
-    return st.one_of(st.just({"block": "res1", "activation": "relu", "sigma_w2": 1.0}), drawn)
+    return st.one_of(st.just({"block": "res1", "activation": "relu", "sigma_w2": 1.0, "init": "gaussian"}), drawn)
+
+
+def family_config_space():  # type: ignore[no-untyped-def]
+    """The i.i.d. weight families of the NetSpec, Gaussian first."""
+    from hypothesis import strategies as st
+
+    return st.sampled_from([{"init": family} for family in IID_FAMILIES])
+
+
+IID_HONOURS = ("width", "block", "activation", "init", "sigma_w2")  # what measure_growth reads besides its axes
 
 
 IID = register(Claim(
@@ -176,7 +197,7 @@ IID = register(Claim(
     measure=measure_growth, estimate=root_of_slope(0.5),
     controls=("scale-exponent-off", "scale-exponent-high", "correlated-weights"),
     requires=Capability.FORWARD_TRACE,
-    config_space=iid_config_space, examples={"smoke": 1, "default": 3, "thorough": 12},
+    config_space=iid_config_space, examples={"smoke": 1, "default": 3, "thorough": 12}, honours=IID_HONOURS,
 ))
 
 SMOOTH_H = 0.75
@@ -197,7 +218,7 @@ SMOOTH = register(Claim(
                    **{"pass": "forward", "init": "fbm", "init_param": SMOOTH_H}),
     measure=measure_growth, estimate=root_of_slope(SMOOTH_H),
     controls=("iid-weights", "scale-exponent-off"),
-    requires=Capability.FORWARD_TRACE,
+    requires=Capability.FORWARD_TRACE, honours=("width", "block", "activation", "sigma_w2"),
 ))
 
 GRAD = register(Claim(
@@ -212,6 +233,7 @@ GRAD = register(Claim(
     measure=measure_growth, estimate=root_of_slope(0.5),
     controls=("scale-exponent-off", "correlated-weights"),
     requires=Capability.FORWARD_TRACE | Capability.GRAD_TRACE,
+    config_space=family_config_space, examples={"smoke": 1, "default": 2, "thorough": 2}, honours=IID_HONOURS,
 ))
 
 
@@ -334,5 +356,5 @@ PHASE = register(Claim(
             for b in ("smoke", "default", "thorough")},
     measure=measure_phase, estimate=phase_boundary,
     controls=("scale-exponent-off",),
-    requires=Capability.FORWARD_TRACE,
+    requires=Capability.FORWARD_TRACE, honours=("width", "block", "activation", "sigma_w2"),
 ))

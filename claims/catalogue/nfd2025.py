@@ -34,12 +34,16 @@ import torch
 from scipy import stats as sps
 from scipy.optimize import least_squares
 
+from reference_impl.controls import Control
 from reference_impl.plugin_training import train_with
 from reference_impl.protocol import Capability
+from reference_impl.reference import ReferenceImpl
 from reference_impl.training import Run, TrainConfig
 
 from ..spec import CellContext, Claim, Estimate, Reading, Source, Sweep, Table, register
+from ..stats import check_independent
 from .nfd_controls import trainer_for
+from .nfd_init import measure_plugin_coupling
 
 PAPER = "Yao, Wu, Gao (2025), Feature Learning Dynamics in Infinite-Depth Neural Networks (NFD)"
 ARXIV = "2512.21075"
@@ -99,6 +103,20 @@ def measure_width(ctx: CellContext) -> dict[str, Any]:
         row[f"A{t}"], row[f"A{t}_se"] = _mean_se(a[:, t])
     row["A0sq"], row["A0sq_se"] = _mean_se(a[:, 0] ** 2)
     return row
+
+
+def measure_init_coupling(ctx: CellContext) -> dict[str, float]:
+    """The init coupling after one SGD step (D_1, A_0, E[A_0^2]) on the plug-in's own backward pass:
+    grad_trace against the paired decoupled backward built from layer_weights() (nfd_init.py). The
+    reference and its controls have no weights (the exact sampler never forms them) and measure the
+    same statistic through the reference's exact lazy sampler (training.py's "reuse" and "paired" runs)."""
+    caps = getattr(ctx.impl, "capabilities", Capability(0))
+    if Capability.WEIGHTS in caps:
+        return measure_plugin_coupling(ctx, TRAIN_KEYS)
+    if isinstance(ctx.impl, (ReferenceImpl, Control)):
+        return measure_width(ctx)
+    raise NotImplementedError(f"{getattr(ctx.impl, 'name', ctx.impl)!r} lacks Capability.WEIGHTS: the init-coupling "
+                              "claims build the decoupled backward from layer_weights() and compare it with grad_trace")
 
 
 def measure_depths(ctx: CellContext) -> list[dict[str, Any]]:
@@ -351,16 +369,35 @@ def _slope_estimate(table: Table, key: str, by: str, level: float, predicted: fl
     return Estimate(fit["slope"], [fit["ci"]], fit_table, figure, notes="; ".join(notes))
 
 
+INDEPENDENCE_KEYS = (("gain", "||h_L||^2/||h_0||^2, a function of the network alone"),
+                     ("D1", "the estimand's per-cell mean"), ("A0sq", "E[A_0^2]"))
+
+
+def _check_independent(table: Table, point: tuple[str, ...]) -> str:
+    """Replicate cells at each grid point against their within-cell SEs (claims.stats.check_independent);
+    returns the figures for the notes."""
+    found = [(key, check_independent(table, key, f"{key}_se", point, what))
+             for key, what in INDEPENDENCE_KEYS if table.rows and key in table.rows[0]]
+    return "; ".join(het.describe(key) for key, het in found if het is not None)
+
+
+def _with_notes(est: Estimate, extra: str) -> Estimate:
+    return replace(est, notes="; ".join(n for n in (est.notes, extra) if n))
+
+
 def estimate_init_width(table: Table, level: float) -> Estimate:
-    return _slope_estimate(table, "D1", "width", level, -1.0,
+    checked = _check_independent(table, ("width",))
+    return _with_notes(_slope_estimate(table, "D1", "width", level, -1.0,
                            "Init coupling: |E[f_1(true) - f_1(decoupled)]| against width",
-                           "|D_1| (output units)", [("A0sq", "E[A_0^2] (size of the init coupling term)", -1.0)])
+                           "|D_1| (output units)", [("A0sq", "E[A_0^2] (size of the init coupling term)", -1.0)]),
+                       checked)
 
 
 def estimate_init_depth(table: Table, level: float) -> Estimate:
-    return _slope_estimate(table, "D1", "depth", level, 0.0,
+    checked = _check_independent(table, ("depth",))
+    return _with_notes(_slope_estimate(table, "D1", "depth", level, 0.0,
                            "Init coupling against depth at fixed width", "|D_1| (output units)",
-                           [("A0sq", "E[A_0^2] (size of the init coupling term)", 0.0)])
+                           [("A0sq", "E[A_0^2] (size of the init coupling term)", 0.0)]), checked)
 
 
 def estimate_survival(table: Table, level: float) -> Estimate:
@@ -466,6 +503,8 @@ def _sw(axes: Mapping[str, Sequence[Any]], nets: int, reps: int = 1, inner: Mapp
 
 
 SRC_ABS = "abstract (v2/v3)"
+# --config fields both init-coupling paths use (nfd_init.py and the exact sampler's training runs)
+INIT_HONOURS = ("width", "depth", "activation", "beta", "lr", "loss", "n_train", "input_dim", "task_seed")
 WIDTHS = {"smoke": (64, 128, 256), "default": (64, 128, 256, 512), "thorough": (64, 128, 256, 512, 1024, 2048)}
 
 INIT_WIDTH = register(Claim(
@@ -481,13 +520,16 @@ INIT_WIDTH = register(Claim(
     tolerance_why="O(n^-1) is quoted; 0.25 is half the distance to n^-1/2, the rate a coupling with a non-zero "
                   "first-order mean would have, and O(n^-2) corrections move the slope by < 0.1 at n >= 64 "
                   "(pilot: local slopes -1.2, -0.9, -0.5 +- 0.3 over 64..512 at S = 2048).",
-    sweeps={"smoke": _sw({"width": WIDTHS["smoke"]}, 2048, depth=4, steps=1),
+    # four independent replicate cells per width, so that the independence check has 3 degrees of freedom per
+    # width (with 2 a chi^2_1 misses even a 64-fold variance inflation 5% of the time); networks in total unchanged
+    sweeps={"smoke": _sw({"width": WIDTHS["smoke"]}, 512, reps=4, depth=4, steps=1),
             # default: 16384 networks (8192 gave CI half-width 0.14 and 1 inconclusive in 10 calibration seeds;
             # sd of the estimate 0.07 around -0.99, so about 12% of runs straddle the band; 16384 gives ~0.10)
-            "default": _sw({"width": WIDTHS["default"]}, 16384, depth=4, steps=1),
-            "thorough": _sw({"width": WIDTHS["thorough"]}, 16384, reps=2, depth=4, steps=1)},
-    measure=measure_width, estimate=estimate_init_width,
-    controls=("gia-backward", "transpose-bug"), requires=REQUIRES,
+            "default": _sw({"width": WIDTHS["default"]}, 4096, reps=4, depth=4, steps=1),
+            "thorough": _sw({"width": WIDTHS["thorough"]}, 8192, reps=4, depth=4, steps=1)},
+    measure=measure_init_coupling, estimate=estimate_init_width,
+    controls=("gia-backward", "transpose-bug"), requires=Capability.GRAD_TRACE,
+    honours=INIT_HONOURS,
     paper_numbers=({"what": "init coupling rate in width", "paper": "O(n^-1)", "ours": "see estimate"},),
 ))
 
@@ -502,11 +544,12 @@ INIT_DEPTH = register(Claim(
                   "0.25 rejects growth like L^1/2 (the rate of an accumulated sum of L independent O(L^-1/2) "
                   "layer terms) and decay like L^-1/2 while allowing the pre-asymptotic rise the note's prototype "
                   "saw between L = 2 and 8.",
-    sweeps={"smoke": _sw({"depth": (4, 8, 16)}, 2048, width=64, steps=1),
-            "default": _sw({"depth": (4, 8, 16, 32)}, 8192, width=64, steps=1),
-            "thorough": _sw({"depth": (4, 8, 16, 32, 64, 128)}, 8192, reps=2, width=128, steps=1)},
-    measure=measure_width, estimate=estimate_init_depth,
-    controls=("no-depth-multiplier",), requires=REQUIRES,
+    sweeps={"smoke": _sw({"depth": (4, 8, 16)}, 512, reps=4, width=64, steps=1),  # 4 replicate cells: as above
+            "default": _sw({"depth": (4, 8, 16, 32)}, 2048, reps=4, width=64, steps=1),
+            "thorough": _sw({"depth": (4, 8, 16, 32, 64, 128)}, 4096, reps=4, width=128, steps=1)},
+    measure=measure_init_coupling, estimate=estimate_init_depth,
+    controls=("no-depth-multiplier",), requires=Capability.GRAD_TRACE,
+    honours=INIT_HONOURS,
 ))
 
 SURVIVE = register(Claim(

@@ -16,11 +16,16 @@ Controls defined here (registered into reference_impl.controls.CONTROLS on impor
   no longer vanishes with width (nfd.init_coupling_width fails) and no reused-weight component is
   left in the backward pass (nfd.sgd_coupling_survives_width fails).
 - ``transpose-bug``: the backward pass multiplies by W_l where W_l^T belongs (square hidden layers
-  make the bug shape-silent). W_l and W_l^T share only their diagonal, so the backward signal loses
+  make the bug shape-silent). It is a plug-in with dense weights (Capability.WEIGHTS) whose
+  hand-written ``grad_trace`` has the bug and whose ``trace`` runs outside autograd (as a fast
+  implementation with a manual backward does), so validation cannot compare it with autograd and
+  the init-coupling claims reject it through its own ``grad_trace``; its ``train_runs`` has the
+  same bug in the reference's training step. W_l and W_l^T share only their diagonal, so the backward signal loses
   its correlation with the forward products as the gradient-independence copy does: the init
   coupling stops vanishing with width (nfd.init_coupling_width) and the surviving SGD coupling of
-  true backprop is gone (nfd.sgd_coupling_survives_width). Measured at default, seed 0: width slope
-  0.009 [0.005, 0.014] against -1; log10 A_inf = -2.45 [-2.90, -2.23] against [-2, 0].
+  true backprop is gone (nfd.sgd_coupling_survives_width). Measured, seed 0: width slope 0.019
+  [0.003, 0.034] against -1 at smoke (through its grad_trace; 0.009 [0.005, 0.014] at default through
+  the training step); log10 A_inf = -2.45 [-2.90, -2.23] against [-2, 0] at default.
 - ``lr-depth-factor``: the SGD rate carries an extra L^-1/2 (TrainConfig.lr_depth_exponent = 1/2, the
   Adam factor of TP VI used with SGD). Each block's feature update is then O(L^-3/2), summed
   O(L^-1/2): feature learning vanishes with depth, and the gap between depths L and 2L no longer
@@ -44,7 +49,9 @@ import torch
 
 from reference_impl.controls import CONTROLS, Control, SpecDefect
 from reference_impl.plugin_training import train_network, trains_through_contract
-from reference_impl.protocol import Capability, NetSpec
+from reference_impl.protocol import Capability, Ensemble, NetSpec
+from reference_impl.reference import ReferenceImpl
+from reference_impl.stacked import StackedEnsemble
 from reference_impl.training import Run, train
 
 
@@ -68,6 +75,30 @@ class TrainingDefect(Control):
         return train(spec, cfg, n_networks, generator, runs, **kw)
 
 
+class UntransposedEnsemble(StackedEnsemble):
+    """Dense weights; grad_trace multiplies by M_k where M_k^T belongs, with a forward pass autograd does not see."""
+
+    def trace(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return super().trace(x)
+
+    def _vjp(self, k: int, name: str, delta: torch.Tensor) -> torch.Tensor:
+        return self._mul(k, name, delta)  # delta M^T: the transpose is missing
+
+
+@dataclass(frozen=True)
+class TransposeBug(TrainingDefect):
+    """A plug-in with weights whose own backward pass (grad_trace) and training step use W_l for W_l^T."""
+
+    @property
+    def capabilities(self) -> Capability:
+        return self.base.capabilities | Capability.WEIGHTS
+
+    def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> Ensemble:
+        dense = ReferenceImpl(fast=False).build(spec, n_networks, generator)  # the dense reference's networks
+        return UntransposedEnsemble(spec, dense.layer_weights(), getattr(dense, "bias", None))
+
+
 def trainer_for(impl: Any) -> Callable[..., dict] | None:
     """The training function of ``impl``: its ``train_runs``, else the contract's training of its
     blocks (plugin_training.train_network), or None without Capability.TRAIN_STEP."""
@@ -83,8 +114,8 @@ NFD_CONTROLS: dict[str, Any] = {
     c.name: c for c in (
         TrainingDefect("gia-backward", "backprop through an independent copy of each W_l (gradient-independence "
                        "assumption) while declaring true backprop", true_backward="independent"),
-        TrainingDefect("transpose-bug", "backward pass through W_l instead of W_l^T while declaring true backprop",
-                       true_backward="untransposed"),
+        TransposeBug("transpose-bug", "backward pass through W_l instead of W_l^T while declaring true backprop",
+                     true_backward="untransposed"),
         TrainingDefect("lr-depth-factor", "SGD rate divided by sqrt(L) on top of depth-muP's 1/sqrt(L) multiplier "
                        "(TP VI's Adam factor applied to SGD) while declaring depth-muP", lr_depth_exponent=0.5),
         TrainingDefect("first-layer-lr-boost", "first internal layer of res3 blocks trained at rate lr * L^1/2 while "

@@ -27,7 +27,7 @@ def test_list_prints_every_claim_id(capsys):
      (["verify", "--config", "{bad"], "not valid JSON"),
      (["verify", "--config", '{"depth": 0}'], "depth=0"),
      (["verify", "--config", '{"activation": "swish"}'], "allowed: relu"),
-     (["verify", "--claims", "marion.iid_sqrt_l_unique", "--config", '{"colour": 1}'], "not parameters")],
+     (["verify", "--claims", "marion.iid_sqrt_l_unique", "--config", '{"colour": 1}'], "not honoured")],
 )
 def test_bad_usage_is_one_line_and_exit_2(argv, words, capsys):
     assert main(argv) == 2

@@ -65,3 +65,20 @@ def test_rbf_weights_follow_marion_et_al_normalised_gp_increments():
     cov = diff @ gram @ diff.T
     sd = cov.diagonal().sqrt()
     torch.testing.assert_close(rbf_correlation(depth, v), cov / sd[:, None] / sd[None, :], atol=1e-9, rtol=0)
+
+
+def test_the_iid_claims_draw_both_iid_weight_families():
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    for cid, examples in (("marion.iid_sqrt_l_unique", 12), ("marion.gradient_dichotomy", 2)):
+        claim, seen = select([cid])[0], set()
+
+        @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+                  phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+        @given(claim.config_space())
+        def collect(config):
+            seen.add(config["init"])
+
+        collect()
+        assert seen == {"gaussian", "uniform"}, cid
+        assert claim.examples["default"] >= (3 if cid.endswith("unique") else 2)
