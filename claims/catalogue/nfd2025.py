@@ -40,6 +40,7 @@ from reference_impl.protocol import Capability
 from reference_impl.reference import ReferenceImpl
 from reference_impl.training import Run, TrainConfig
 
+from ..checked import CheckedImpl
 from ..spec import CellContext, Claim, Estimate, Reading, Source, Sweep, Table, register
 from ..stats import check_independent
 from .nfd_controls import trainer_for
@@ -113,7 +114,8 @@ def measure_init_coupling(ctx: CellContext) -> dict[str, float]:
     caps = getattr(ctx.impl, "capabilities", Capability(0))
     if Capability.WEIGHTS in caps:
         return measure_plugin_coupling(ctx, TRAIN_KEYS)
-    if isinstance(ctx.impl, (ReferenceImpl, Control)):
+    plugin = ctx.impl.impl if isinstance(ctx.impl, CheckedImpl) else ctx.impl  # the plug-in behind the cell checks
+    if isinstance(plugin, (ReferenceImpl, Control)):
         return measure_width(ctx)
     raise NotImplementedError(f"{getattr(ctx.impl, 'name', ctx.impl)!r} lacks Capability.WEIGHTS: the init-coupling "
                               "claims build the decoupled backward from layer_weights() and compare it with grad_trace")
