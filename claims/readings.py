@@ -42,6 +42,9 @@ def run_readings(claim: Claim, impl: Any, budget: str, seed: int, device: str, d
                  cells=[], cells_from_cache=sum(s.get("cells_from_cache") or 0 for s in subs),
                  seconds=time.perf_counter() - start)
     entry["message"] = f"{len(subs)} reading(s): {verdict}; " + "; ".join(_line(s) for s in subs)
+    if verdict in ("error", "not applicable"):  # say why, in the first reading's own words
+        why = next(s for s in subs if s["verdict"] == verdict)
+        entry["message"] += f"; {why['reading']}: {why['message']}"
     return entry
 
 

@@ -294,18 +294,25 @@ def probe_spec(params: Mapping[str, Any], device: str, dtype: str) -> NetSpec:
     return NetSpec(**chosen)
 
 
+def claim_probe_spec(claim: Any, budget: str, device: str, dtype: str,
+                     config: Mapping[str, Any] | None = None) -> NetSpec:
+    """The small network a claim's checks build: ``probe_spec`` of its sweep and config (a training
+    claim's network has no input layer: training supplies it)."""
+    sweep = claim.sweep(budget)
+    params = {**sweep.fixed, **dict(config or {}), **sweep.axes, **sweep.inner}
+    if claim.requires & Capability.TRAIN_STEP:
+        params.pop("input_dim", None)
+    return probe_spec(params, device, dtype)
+
+
 def validate_for_claim(claim: Any, impl: Any, budget: str, device: str, dtype: str,
                        config: Mapping[str, Any] | None = None) -> Problem | None:
     """What is wrong with ``impl`` for ``claim`` (verdict and message), or None if the probe passes.
 
     A build that raises NotImplementedError means "this plug-in does not offer that network":
     verdict 'not applicable' with the plug-in's reason (never a pass); anything else is 'error'."""
-    sweep = claim.sweep(budget)
-    params = {**sweep.fixed, **dict(config or {}), **sweep.axes, **sweep.inner}
-    if claim.requires & Capability.TRAIN_STEP:  # training supplies the input layer: the trained network has none
-        params.pop("input_dim", None)
     try:
-        spec = probe_spec(params, device, dtype)
+        spec = claim_probe_spec(claim, budget, device, dtype, config)
     except (SpecError, TypeError, ValueError):  # parameters that do not form a NetSpec: the cells will say why
         return None
     try:
@@ -342,13 +349,12 @@ def check_independent(impl: Any, spec: NetSpec, networks: int, seed: int = 12345
 def independence_problem(claim: Any, impl: Any, budget: str, device: str, dtype: str,
                          config: Mapping[str, Any] | None = None) -> Problem | None:
     """``check_independent`` on the claim's probe network with the claim's S, as a verdict 'error'."""
-    sweep = claim.sweep(budget)
     try:
-        spec = probe_spec({**sweep.fixed, **dict(config or {}), **sweep.axes, **sweep.inner}, device, dtype)
+        spec = claim_probe_spec(claim, budget, device, dtype, config)
     except (SpecError, TypeError, ValueError):
         return None
     try:
-        check_independent(impl, spec, sweep.networks)
+        check_independent(impl, spec, claim.sweep(budget).networks)
     except Unsupported as exc:
         return Problem("not applicable", str(exc))
     except ValidationError as exc:
