@@ -67,7 +67,7 @@ class WeightLaw(Control):
 
     def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> Ensemble:
         ens = DenseEnsemble(spec, n_networks, generator)
-        ens.weights = {k: (v if k == "in" else self.law(v)) for k, v in ens.weights.items()}
+        ens.set_weights({k: (v if k == "in" else self.law(v)) for k, v in ens.weights.items()})
         return ens
 
 

@@ -90,6 +90,11 @@ class DenseEnsemble:
         self._layers = drawn  # "V", "W": (L, S, n, n); "in": (S, n, d)
         self.weights = {k: v if k == "in" else v.transpose(0, 1) for k, v in drawn.items()}  # (S, L, n, n) views
 
+    def set_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        """Use ``weights`` ((S, L, n, n) per layer matrix, "in" (S, n, d)) from now on, in every pass."""
+        self._layers = {k: v if k == "in" else v.transpose(0, 1).contiguous() for k, v in weights.items()}
+        self.weights = {k: v if k == "in" else v.transpose(0, 1) for k, v in self._layers.items()}
+
     def layer_weights(self) -> dict[str, torch.Tensor]:
         """The stored weights (Capability.WEIGHTS), (S, L, n, n) per layer matrix."""
         return dict(self.weights)

@@ -542,7 +542,9 @@ KERNEL_VARIANCE = register(Claim(
     sweeps=_kernel_sweeps({"smoke": 512, "default": 512, "thorough": 1024}, {"smoke": 6, "default": 12,
                                                                            "thorough": 20}),
     measure=measure_kernel, estimate=_coefficient_estimator("n_var", _nvar, "N Var(K^_L)"),
-    controls=("shared-weights",),
+    # shared-weights (one draw for every network) is caught before any cell by the identical-network
+    # check of plug-in validation (verdict error), so it cannot show this claim's own power
+    controls=("scale-twice",),
     requires=Capability.FORWARD_TRACE,
     paper_numbers=(
         {"what": "kernel fluctuations", "paper": "O(1/N) (finite-size theory, abstract)",

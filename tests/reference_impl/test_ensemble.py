@@ -93,3 +93,14 @@ def test_a_draw_modified_in_place_is_never_replayed():
     other_law = DenseEnsemble(spec.with_(sigma_w2=4.0), 2, torch.Generator().manual_seed(5))
     assert torch.allclose(other_law.weights["V"], 2 * again.weights["V"])
     assert ensemble.draw_cached.key is not None
+
+
+def test_set_weights_reaches_every_pass():
+    """Weights replaced after the draw (a control's weight law) are the ones trace and grad_trace use."""
+    spec = NetSpec(width=6, depth=3, dtype="float64")
+    net = DenseEnsemble(spec, 2, torch.Generator().manual_seed(0))
+    x = torch.randn(2, 1, 6, dtype=torch.float64)
+    before = net.trace(x)
+    net.set_weights({"V": 2 * net.weights["V"]})
+    assert not torch.allclose(net.trace(x), before)
+    assert torch.allclose(net.layer_weights()["V"], net.weights["V"])
