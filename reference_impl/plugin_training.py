@@ -32,7 +32,7 @@ import torch
 from . import training
 from .activations import activation
 from .protocol import Capability, NetSpec, SpecError
-from .training import Run, RunResult, TrainConfig, draw_frozen_layers, make_task, relative_updates
+from .training import Run, RunResult, TrainConfig, draw_frozen_layers, make_task, named_runs, relative_updates
 
 DRAW_GROUP = 16  # networks drawn from one generator; a chunk is a whole number of groups
 CONTRACT_BACKWARDS = ("reuse", "paired", "independent")
@@ -86,11 +86,7 @@ def train_network(impl: Any, spec: NetSpec, cfg: TrainConfig, n_networks: int, g
     run starts from the same initial weights. ``chunk`` networks at a time (rounded to whole draw
     groups); other options of training.train (path, threads) do not apply and are ignored."""
     _CALLS[0] += 1
-    runs = list(runs) if runs is not None else [Run("true", spec.depth)]
-    names = [r.name for r in runs]
-    if len(set(names)) != len(names):
-        raise ValueError(f"run names must be unique, got {names}")
-    fine = fine_depth or max(r.depth for r in runs)
+    runs, fine = named_runs(spec, runs, fine_depth)
     _check(spec, cfg, runs, fine)
     spec = spec.with_(depth=fine, dtype="float64")  # the training setting is float64 (reference_impl.training)
     step = dense_chunk(spec.width, fine, cfg, runs) if chunk is None else max(1, chunk // DRAW_GROUP) * DRAW_GROUP

@@ -281,13 +281,19 @@ def train(
         torch.set_num_threads(before)
 
 
-def _train(spec: NetSpec, cfg: TrainConfig, n_networks: int, generator: torch.Generator, runs: Sequence[Run] | None,
-           path: str, fine_depth: int | None, chunk: int | None) -> dict[str, RunResult]:
+def named_runs(spec: NetSpec, runs: Sequence[Run] | None, fine_depth: int | None) -> tuple[list[Run], int]:
+    """The runs to train (one true run of spec.depth when None), names checked unique, and the depth
+    of the matrices that drive them (default: the deepest run)."""
     runs = list(runs) if runs is not None else [Run("true", spec.depth)]
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         raise ValueError(f"run names must be unique, got {names}")
-    fine_depth = fine_depth or max(r.depth for r in runs)
+    return runs, fine_depth or max(r.depth for r in runs)
+
+
+def _train(spec: NetSpec, cfg: TrainConfig, n_networks: int, generator: torch.Generator, runs: Sequence[Run] | None,
+           path: str, fine_depth: int | None, chunk: int | None) -> dict[str, RunResult]:
+    runs, fine_depth = named_runs(spec, runs, fine_depth)
     _check(spec, cfg, runs, fine_depth)
     if path not in ("lazy", "dense"):
         raise ValueError(f"path={path!r} is invalid; allowed: lazy, dense")
