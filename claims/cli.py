@@ -62,24 +62,21 @@ def _seed(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of seconds")
-    return value
+def _bounded(upper: float, expected: str):  # type: ignore[no-untyped-def]
+    """An argparse type: a number x with 0 < x <= upper (finite), else one line naming ``expected``."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and 0 < value <= upper):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {expected}")
+        return value
+    return parse
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a fraction F with 0 < F <= 1")
-    return value
+_seconds = _bounded(math.inf, "a positive number of seconds")
+_fraction = _bounded(1.0, "a fraction F with 0 < F <= 1")
 
 
 def _parser() -> argparse.ArgumentParser:
