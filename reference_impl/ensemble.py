@@ -19,11 +19,6 @@ def draw_bias(spec: NetSpec, n_networks: int, generator: torch.Generator) -> tor
     return math.sqrt(spec.bias_var) * z
 
 
-def _layer_major(weights: torch.Tensor) -> torch.Tensor:
-    """(S, L, rows, cols) drawn network-major -> (L, S, rows, cols) contiguous (one copy per draw)."""
-    return weights.transpose(0, 1).contiguous()
-
-
 # NetSpec fields that decide the weight draw; beta, scale, activation and preact only act in the forward pass
 DRAW_FIELDS = ("width", "depth", "block", "init", "init_param", "sigma_w2", "bias_var", "input_dim", "input_scale", "dtype",
                "device")
@@ -31,11 +26,13 @@ DRAW_FIELDS = ("width", "depth", "block", "init", "init_param", "sigma_w2", "bia
 
 def draw_parameters(spec: NetSpec, n_networks: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
     """All weights (and "bias" when bias_var > 0) of S networks, in a fixed draw order; the layer
-    matrices "V" and "W" are stored layer-major (L, S, n, n), so layer k is one contiguous block."""
+    matrices "V" and "W" stay as drawn, (S, L, n, n): ``bmm`` takes layer k as the strided batch
+    [:, k] at the speed of a contiguous copy, and a layer-major copy would cost 3 to 5 forward passes
+    (docs/performance.md)."""
     n = spec.width
-    params = {"V": _layer_major(draw_layer_weights(spec, n_networks, (n, n), generator))}
+    params = {"V": draw_layer_weights(spec, n_networks, (n, n), generator)}
     if spec.block == "res3":
-        params["W"] = _layer_major(draw_layer_weights(spec, n_networks, (n, n), generator))
+        params["W"] = draw_layer_weights(spec, n_networks, (n, n), generator)
     if spec.input_dim is not None:
         z = torch.randn(n_networks, n, spec.input_dim, generator=generator, dtype=spec.torch_dtype, device=spec.device)
         params["in"] = z * math.sqrt(spec.input_variance / spec.input_dim)  # input layer N(0, 1/d) or N(0, sigma_w2/d)
@@ -87,24 +84,22 @@ class DenseEnsemble:
         self.spec = spec
         drawn = draw_cached(spec, n_networks, generator)
         self.bias = drawn.pop("bias", None)
-        self._layers = drawn  # "V", "W": (L, S, n, n); "in": (S, n, d)
-        self.weights = {k: v if k == "in" else v.transpose(0, 1) for k, v in drawn.items()}  # (S, L, n, n) views
+        self.weights = drawn  # "V", "W": (S, L, n, n); "in": (S, n, d)
 
     def set_weights(self, weights: dict[str, torch.Tensor]) -> None:
         """Use ``weights`` ((S, L, n, n) per layer matrix, "in" (S, n, d)) from now on, in every pass."""
-        self._layers = {k: v if k == "in" else v.transpose(0, 1).contiguous() for k, v in weights.items()}
-        self.weights = {k: v if k == "in" else v.transpose(0, 1) for k, v in self._layers.items()}
+        self.weights = dict(weights)
 
     def layer_weights(self) -> dict[str, torch.Tensor]:
         """The stored weights (Capability.WEIGHTS), (S, L, n, n) per layer matrix."""
         return dict(self.weights)
 
     def _mul(self, k: int, name: str, x: torch.Tensor) -> torch.Tensor:
-        m = self._layers[name] if name == "in" else self._layers[name][k]
+        m = self.weights[name] if name == "in" else self.weights[name][:, k]
         return torch.bmm(x, m.transpose(1, 2))
 
     def _vjp(self, k: int, name: str, delta: torch.Tensor) -> torch.Tensor:
-        return torch.bmm(delta, self._layers[name][k])
+        return torch.bmm(delta, self.weights[name][:, k])
 
     def _states(self, x: torch.Tensor, cache: list[LayerCache] | None = None) -> list[torch.Tensor]:
         h0 = x if self.spec.input_dim is None else self._mul(0, "in", x)

@@ -31,6 +31,7 @@ import torch
 
 from . import training
 from .activations import activation
+from .init import normals64
 from .protocol import Capability, NetSpec, SpecError
 from .training import Run, RunResult, TrainConfig, draw_frozen_layers, make_task, named_runs, relative_updates
 
@@ -164,8 +165,7 @@ def _draw(impl: Any, spec: NetSpec, cfg: TrainConfig, runs: Sequence[Run], s: in
     copies: dict[int, dict[str, torch.Tensor]] = {}
     for r in runs:
         if r.backward == "paired" and r.stream not in eps:
-            z = torch.randn(s, fine, n, cfg.n_train, generator=gen, dtype=torch.float64, device=dev)
-            eps[r.stream] = z / math.sqrt(n)  # paired decoupling noise, entries N(0, 1/n)
+            eps[r.stream] = normals64((s, fine, n, cfg.n_train), 1.0 / math.sqrt(n), gen, dev)  # paired decoupling noise
         if r.backward == "independent" and r.stream not in copies:
             copies[r.stream] = _weights(impl, spec, s, gen)
     return _Draw(u_in, v, w0, eps, copies)

@@ -55,6 +55,7 @@ from typing import Literal, Sequence
 import torch
 
 from .activations import activation
+from .init import normals64
 from .lazy import LazyGaussian
 from .protocol import NetSpec, SpecError
 from .training_blocks import block_form, train_blocks
@@ -324,13 +325,19 @@ def reference_train_calls() -> int:
     return _CALLS[0]
 
 
+# The lazy sampler's per-query products stream its (S, k, n) state: 128 to 256 networks per chunk ran
+# 1.2 to 2.5x faster per network than 1024 (n = 128 and 512, one thread; docs/performance.md).
+LAZY_CHUNK_MAX = 256
+
+
 def auto_chunk(n: int, fine_depth: int, cfg: TrainConfig, n_runs: int, path: str, budget_bytes: float = 4e8) -> int:
-    """Networks per chunk so that the weight state stays near ``budget_bytes`` (a function of the
-    sizes only, so results never depend on the machine)."""
+    """Networks per chunk so that the weight state stays near ``budget_bytes``, and at most
+    LAZY_CHUNK_MAX on the lazy path (a function of the sizes only, so results never depend on the machine)."""
     cols = ((cfg.steps + 1) * (2 * cfg.n_train + cfg.n_test)) * n_runs + 4
     per_net = fine_depth * n * (n if path == "dense" else 4 * cols) * 8.0
     per_net += n_runs * fine_depth * n * 2 * max(cfg.steps, 1) * cfg.n_train * 8.0  # update lists
-    return max(16, int(budget_bytes // per_net))
+    chunk = max(16, int(budget_bytes // per_net))
+    return chunk if path == "dense" else min(chunk, LAZY_CHUNK_MAX)
 
 
 def _train_chunk(
@@ -349,7 +356,7 @@ def _train_chunk(
     copies: dict[int, object] = {}
     for r in runs:  # decoupling randomness, drawn up front in a fixed order
         if r.backward == "paired" and r.stream not in eps:
-            eps[r.stream] = torch.randn(s, fine, n, b, generator=gen, dtype=torch.float64, device=dev) / math.sqrt(n)
+            eps[r.stream] = normals64((s, fine, n, b), 1.0 / math.sqrt(n), gen, dev)
         if r.backward == "independent" and r.stream not in copies:
             copies[r.stream] = make()
     xi = torch.cat([task.x_train, task.x_test]).to(dev)

@@ -32,7 +32,7 @@ def test_manual_backward_equals_autograd_on_dense_weights(case):
     auto = torch.stack([g if a is None else a for a in auto], dim=1)
     assert torch.allclose(manual, auto, atol=1e-10)
     assert torch.allclose(h, torch.stack(states, dim=1).detach())
-    assert net.weights["V"].shape == (3, 4, 7, 7) and net.layer_weights()["V"].stride(1) == 3 * 49
+    assert net.weights["V"].shape == (3, 4, 7, 7) and net.layer_weights()["V"].is_contiguous()  # as drawn, no copy
 
 
 def test_same_seed_same_numbers_and_replayed_queries():
