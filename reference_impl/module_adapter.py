@@ -13,7 +13,6 @@ the blocks' own parameters with it (reference_impl.optim_training).
 from __future__ import annotations
 
 from functools import partial
-import copy
 from typing import Any, Callable, Mapping
 
 import torch
@@ -152,13 +151,14 @@ class ModuleImpl:
         return self._templates[spec]
 
     def trainable_blocks(self, spec: NetSpec, weights: Mapping[str, torch.Tensor]) -> list[nn.Module]:
-        """S copies of the template's blocks holding the given weights (S, L, ...) under the contract's names:
-        per-network parameters that keep what a library attaches to them (reference_impl.optim_training)."""
-        template = self._template(spec)
-        names = _block_weight_names(template[0], spec.width, self.weights)
+        """The blocks of S networks built by the factory (seed TEMPLATE_SEED) holding the given weights (S, L, ...)
+        under the contract's names: per-network parameters with what a library attaches to them
+        (reference_impl.optim_training; a copy would lose it)."""
+        gen = torch.Generator(device=spec.device if spec.device.startswith("cuda") else "cpu")
         nets = []
         for i in range(next(iter(weights.values())).shape[0]):
-            blocks = copy.deepcopy(template).requires_grad_(True)
+            blocks = self.blocks_of(self.factory(spec, gen.manual_seed(TEMPLATE_SEED))).requires_grad_(True)
+            names = _block_weight_names(blocks[0], spec.width, self.weights)
             with torch.no_grad():
                 for k, blk in enumerate(blocks):
                     for c, p in names.items():

@@ -69,9 +69,9 @@ def one_network(spec: NetSpec, generator: torch.Generator) -> MupResNet:
     if spec.init not in ("gaussian", "uniform"):
         raise NotImplementedError(f"mup-resnet draws i.i.d. Gaussian or uniform weights; got init={spec.init!r}")
     net = MupResNet(spec.width, spec.depth, spec.branch_multiplier, spec.activation, spec.torch_dtype)
-    base, delta = _shapes(spec.depth)
-    mup.set_base_shapes(net, base, delta=delta, rescale_params=False)
     net.to_empty(device=spec.device)
+    base, delta = _shapes(spec.depth)
+    mup.set_base_shapes(net, base, delta=delta, rescale_params=False)  # after to_empty, which replaces the parameters
     std = math.sqrt(spec.sigma_w2 / spec.width)  # NetSpec: entries of variance sigma_w2 / n (mup: fan-in init)
     with torch.no_grad():
         for block in net.blocks:
@@ -88,3 +88,19 @@ def make_mup_resnet() -> ModuleImpl:
     import mup
 
     return ModuleImpl("mup-resnet", one_network, blocks="blocks", version=getattr(mup, "__version__", "1.0.0"))
+
+
+def musgd(params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+    """mup.MuSGD: per-parameter rates from the infshapes set_base_shapes attached (no depth factor)."""
+    import mup
+
+    return mup.MuSGD(params, lr=lr)
+
+
+def make_mup_resnet_musgd() -> ModuleImpl:
+    """Entry point ``mup-resnet-musgd``: the same network; plain training runs use mup.MuSGD
+    (reference_impl.optim_training), runs that need the suite's constructions use the contract."""
+    import mup
+
+    return ModuleImpl("mup-resnet-musgd", one_network, blocks="blocks", version=getattr(mup, "__version__", "1.0.0"),
+                      optimizer=musgd)

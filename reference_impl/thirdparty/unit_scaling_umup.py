@@ -53,10 +53,11 @@ from ..protocol import NetSpec
 
 EXPRESSED = {"block": "res1", "preact": True, "bias_var": 0.0, "input_dim": None, "init": "gaussian", "beta": 0.5,
              "sigma_w2": 1.0}
-REASONS = {"block": "builds one-layer blocks (res1)", "preact": "builds pre-activation blocks",
+REASONS = {"block": "builds one-layer blocks only (res1)", "preact": "builds pre-activation blocks only",
            "bias_var": "builds blocks without biases", "input_dim": "builds no input layer",
-           "init": "draws uu.Linear's i.i.d. N(0, 1) weights", "beta": "its depth rule for tau is a 1/sqrt(L) rule (beta = 1/2)",
-           "sigma_w2": "unit scaling fixes weight entries N(0, 1) times 1/sqrt(fan_in) (sigma_w2 = 1)"}
+           "init": "draws uu.Linear's i.i.d. N(0, 1) weights only", "beta": "the library's depth rule for tau is a "
+           "1/sqrt(L) rule (beta = 1/2)", "sigma_w2": "unit scaling fixes weight entries N(0, 1) times "
+           "1/sqrt(fan_in) (sigma_w2 = 1)"}
 
 
 class _ScaledGrad(torch.autograd.Function):
@@ -125,7 +126,7 @@ class UnitScaledResNet(nn.Module):
 def one_network(spec: NetSpec, generator: torch.Generator) -> UnitScaledResNet:
     for field, value in EXPRESSED.items():
         if getattr(spec, field) != value:
-            raise NotImplementedError(f"unit-scaling-umup {REASONS[field]}; got {field}={getattr(spec, field)!r}")
+            raise NotImplementedError(f"unit-scaling-umup: {REASONS[field]}; got {field}={getattr(spec, field)!r}")
     if spec.activation == "gelu":
         raise NotImplementedError("unit-scaling-umup: the library's gelu is unit-scaled (a constant times GELU), "
                                   "not NetSpec's gelu; got activation='gelu'")
