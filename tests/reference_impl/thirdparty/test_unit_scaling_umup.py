@@ -7,8 +7,10 @@ import torch
 pytest.importorskip("unit_scaling", reason="unit-scaling is not installed: pip install -e '.[thirdparty]'")
 
 from claims.validate import validate  # noqa: E402
+from reference_impl.module_adapter import ModuleImpl  # noqa: E402
 from reference_impl.protocol import Capability, NetSpec  # noqa: E402
-from reference_impl.thirdparty.unit_scaling_umup import make_unit_scaling_umup, make_unit_scaling_umup_sgd  # noqa: E402
+from reference_impl.thirdparty.unit_scaling_umup import (make_unit_scaling_umup, make_unit_scaling_umup_sgd,  # noqa: E402
+                                                         one_network)
 
 
 def _plain(x: torch.Tensor, w: torch.Tensor, scale: float) -> list[torch.Tensor]:
@@ -48,3 +50,20 @@ def test_declines_what_the_library_cannot_express_and_offers_no_netspec_construc
                      (spec.with_(init="uniform"), "N\\(0, 1\\)")):
         with pytest.raises(NotImplementedError, match=why):
             impl.build(bad, 1, torch.Generator())
+
+
+def test_the_librarys_sgd_carries_its_depth_rule_into_training() -> None:
+    """unit_scaling.optim.SGD divides the rate by sqrt(L) (DepthModuleList): the last block's feature update
+    is about the same at depths 4 and 16; torch's SGD on the library's gradients grows it about as sqrt(L)."""
+    from reference_impl.plugin_training import train_with
+    from reference_impl.training import Run, TrainConfig
+
+    spec = NetSpec(width=16, depth=16, activation="tanh", parametrization="depth_mup")
+    runs, cfg = [Run("d4", 4, record_features=True), Run("d16", 16, record_features=True)], TrainConfig(steps=2, n_test=0)
+    ratio = {}
+    for impl in (make_unit_scaling_umup_sgd(), ModuleImpl("torch-sgd", one_network, netspec_blocks=False,
+                                                          optimizer=torch.optim.SGD)):
+        out, how = train_with(impl, spec, cfg, 16, torch.Generator().manual_seed(0), runs)
+        ratio[impl.name] = float(out["d16"].features[:, -1, -1].mean() / out["d4"].features[:, -1, -1].mean())
+    assert "unit_scaling.optim.SGD" in how or "torch.optim.sgd.SGD" in how
+    assert 0.7 < ratio["unit-scaling-umup-sgd"] < 1.4 and 1.5 < ratio["torch-sgd"] < 2.5, ratio
