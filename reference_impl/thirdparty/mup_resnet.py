@@ -5,8 +5,9 @@ h + m V phi(h) with the branch multiplier m = scale L^-beta (1/sqrt(L) at the Ne
 beta = 1/2), a ``MuReadout`` output layer, and ``set_base_shapes`` against a base and a delta model
 (width BASE_WIDTH and twice that). The suite measures the hidden blocks: trace and gradients are
 those of h_0..h_L; the training claims train the blocks with the suite's depth-muP SGD and its own
-muP readout, so MuReadout and MuSGD do not enter any verdict (mup's SGD rule for square hidden
-matrices is the unscaled rate, the rule the suite uses). Weights are drawn from the generator with
+muP readout, so MuReadout enters no verdict. ``mup-resnet-musgd`` trains plain runs with mup.MuSGD
+instead (reference_impl.optim_training; mup's SGD rule for square hidden matrices is the unscaled
+rate, the rule the suite uses, and mup has no depth rule). Weights are drawn from the generator with
 the NetSpec's law (mup's own initialisers draw from the global RNG); specs mup's MLP cannot express
 (post-activation, res3, biases, an input layer, fBm / RBF weights) raise NotImplementedError.
 """

@@ -23,9 +23,9 @@ Mapping onto NetSpec (res1, pre-activation, no bias, no input layer):
 
 Because the blocks are not NetSpec's formula, the adapter does not offer Capability.WEIGHTS nor the
 suite's training contract (the decoupled backward and records built from that formula): claims that
-need them are `not applicable`. ``make_unit_scaling_umup_sgd`` trains the blocks with the library's
-``unit_scaling.optim.SGD`` (reference_impl.optim_training), whose depth rule multiplies the rate by
-L^-1/2 (``lr_scale_for_depth``, from the DepthModuleList) and the weights' by fan_in^-1/2.
+need them are `not applicable`. The training claims that need none of them train the blocks with the
+library's ``unit_scaling.optim.SGD`` (reference_impl.optim_training), whose rule multiplies the rate
+by L^-1/2 (``lr_scale_for_depth``, from the DepthModuleList) and the weights' by fan_in^-1/2.
 
 Gradients: ``scale_bwd`` rescales backward signals. For the hidden states the scalings cancel within
 each block (residual_split scales the branch's backward by tau/sqrt(1+tau^2) where residual_add scaled
@@ -143,11 +143,6 @@ def _version() -> str:
     return version("unit-scaling")
 
 
-def make_unit_scaling_umup() -> ModuleImpl:
-    """Entry point ``unit-scaling-umup`` (needs ``pip install -e ".[thirdparty]"``): forward and gradients."""
-    return ModuleImpl("unit-scaling-umup", one_network, version=_version(), netspec_blocks=False)
-
-
 def library_sgd(params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
     """unit_scaling.optim.SGD: rate lr L^-1/2 fan_in^-1/2 for the hidden weights (readout_constraint=None)."""
     import unit_scaling.optim
@@ -155,7 +150,7 @@ def library_sgd(params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
     return unit_scaling.optim.SGD(params, lr=lr)
 
 
-def make_unit_scaling_umup_sgd() -> ModuleImpl:
-    """Entry point ``unit-scaling-umup-sgd``: the same network, trained with unit_scaling.optim.SGD."""
-    return ModuleImpl("unit-scaling-umup-sgd", one_network, version=_version(), netspec_blocks=False,
-                      optimizer=library_sgd)
+def make_unit_scaling_umup() -> ModuleImpl:
+    """Entry point ``unit-scaling-umup`` (needs ``pip install -e ".[thirdparty]"``): forward, gradients, and
+    training with the library's own unit_scaling.optim.SGD."""
+    return ModuleImpl("unit-scaling-umup", one_network, version=_version(), netspec_blocks=False, optimizer=library_sgd)
