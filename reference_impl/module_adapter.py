@@ -58,6 +58,15 @@ def block_states(blocks: nn.Module, params: Mapping[str, torch.Tensor], buffers:
     return states
 
 
+def networks_states(nets: list[nn.Module], h: torch.Tensor) -> list[torch.Tensor]:
+    """block_states of S networks' own blocks (each an nn.ModuleList), their parameters stacked
+    differentiably: gradients reach every network's own parameters (reference_impl.optim_training)."""
+    params = [dict(net.named_parameters()) for net in nets]
+    buffers = [dict(net.named_buffers()) for net in nets]
+    return block_states(nets[0], {k: torch.stack([p[k] for p in params]) for k in params[0]},
+                        {k: torch.stack([b[k] for b in buffers]) for k in buffers[0]}, h)
+
+
 class ModuleEnsemble:
     """S copies of one nn.Module ResNet with stacked parameters; one vmapped call per layer."""
 

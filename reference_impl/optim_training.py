@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import torch
 
-from .module_adapter import block_states
+from .module_adapter import networks_states
 from .plugin_training import _coarse, _Draw, _loss, train_network
 from .protocol import NetSpec
 from .training import Run, RunResult, TrainConfig, make_task, relative_updates
@@ -65,20 +65,17 @@ def _run(impl: Any, fine_spec: NetSpec, cfg: TrainConfig, run: Run, d: _Draw) ->
     spec = fine_spec.with_(depth=run.depth)
     b, n = cfg.n_train, spec.width
     nets = impl.trainable_blocks(spec, {k: _coarse(x, run.depth) for k, x in d.w0.items()})
-    params = [dict(net.named_parameters()) for net in nets]
-    buffers = {k: torch.stack([dict(net.named_buffers())[k] for net in nets]) for k, _ in nets[0].named_buffers()}
-    optimizer = impl.optimizer([p for net in params for p in net.values()],
+    optimizer = impl.optimizer([p for net in nets for p in net.parameters()],
                                cfg.lr * run.depth ** (-cfg.lr_depth_exponent))
     task = make_task(cfg)
     h0 = torch.einsum("snd,bd->sbn", d.u_in, torch.cat([task.x_train, task.x_test]).to(d.v))  # frozen input layer
     y = task.y_train.to(d.v)
     f_tr, f_te, losses, feats = [], [], [], []
     for t in range(cfg.steps + 1):
-        stacked = {k: torch.stack([p[k] for p in params]) for k in params[0]}
-        hs = block_states(nets[0], stacked, buffers, h0[:, :b])
+        hs = networks_states(nets, h0[:, :b])
         f = torch.einsum("sn,sbn->sb", d.v, hs[-1]) / n  # muP readout: multiplier 1/n
         with torch.no_grad():
-            test = block_states(nets[0], stacked, buffers, h0[:, b:])[-1] if cfg.n_test else h0[:, b:]
+            test = networks_states(nets, h0[:, b:])[-1] if cfg.n_test else h0[:, b:]
         f_tr.append(f.detach())
         f_te.append(torch.einsum("sn,sbn->sb", d.v, test) / n)
         if run.record_features:

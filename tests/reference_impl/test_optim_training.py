@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from claims.validate import ValidationError, validate
 from reference_impl.module_adapter import ModuleImpl
 from reference_impl.naive import NaiveResNet
 from reference_impl.plugin_training import CONTRACT_NETWORK, train_network, train_with
@@ -54,3 +55,11 @@ def test_suite_constructions_take_the_contract_or_are_declined_with_the_reason()
     assert how == CONTRACT_NETWORK
     with pytest.raises(NotImplementedError, match="paired decoupled backward.*offers only training with its own optimizer"):
         train_with(_impl(torch.optim.SGD, netspec_blocks=False), SPEC, cfg, 16, torch.Generator().manual_seed(0), runs)
+
+
+def test_validation_checks_the_blocks_the_optimizer_trains() -> None:
+    """Random non-weight parameters (here branch biases) differ between the built and the trained networks."""
+    impl = _impl(torch.optim.SGD, netspec_blocks=False)
+    validate(impl, SPEC, train=True)
+    with pytest.raises(ValidationError, match="the blocks its optimizer trains"):
+        validate(impl, SPEC.with_(bias_var=0.5), train=True)
