@@ -165,6 +165,20 @@ def _check_blocks(impl: Any, spec: NetSpec, x: torch.Tensor, trace: torch.Tensor
                                     "(relative); expected the block of the built network, functional in layer_weights()")
 
 
+def _check_trainable(impl: Any, spec: NetSpec, x: torch.Tensor, trace: torch.Tensor, seed: int) -> None:
+    """The optimizer route: the blocks it trains, ``trainable_blocks(spec, layer_weights())``, reproduce trace(x)."""
+    from reference_impl.module_adapter import networks_states
+
+    net = impl.build(spec, x.shape[0], _generator(spec, seed))
+    nets = impl.trainable_blocks(spec, {k: w for k, w in net.layer_weights().items() if k != "in"})
+    with torch.no_grad():
+        same, rel = _close(trace[:, -1], networks_states(nets, x)[-1], spec.torch_dtype)
+    if not same:
+        raise _fail(impl, spec, f"the blocks its optimizer trains (trainable_blocks with layer_weights()) differ from "
+                                f"trace(x)[:, -1] by {rel:.3g} (relative); expected the built network: a block's "
+                                "parameters other than its weights must not be random")
+
+
 def validate(impl: Any, spec: NetSpec, grad: bool = False, seed: int = 12345, train: bool = False) -> None:
     """Raise ValidationError at the first way ``impl`` breaks the contract on ``spec``; ``train``: also
     the training contract's blocks, for a plug-in the suite trains through them."""
@@ -192,6 +206,8 @@ def validate(impl: Any, spec: NetSpec, grad: bool = False, seed: int = 12345, tr
                                 "reference_impl.rng.seeded_global_rngs(generator)")
     if train and spec.input_dim is None and trains_through_contract(impl):
         _check_blocks(impl, spec, x, first[0], seed)
+    if train and spec.input_dim is None and getattr(impl, "optimizer", None) is not None:
+        _check_trainable(impl, spec, x, first[0], seed)
     if spec.input_dim is None:
         same, rel = _close(x, first[0][:, 0], spec.torch_dtype)
         if not same:

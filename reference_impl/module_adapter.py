@@ -7,7 +7,8 @@ input layer. :class:`ModuleImpl` builds S copies, stacks their parameters with
 ``torch.func.functional_call`` over the S networks (a Python loop over layers, none over networks):
 h_0..h_L (FORWARD_TRACE), dLoss/dh_k through autograd (GRAD_TRACE), the weights stacked in the
 contract's layout (WEIGHTS) and each block functionally in its weights (TRAIN_STEP: the suite trains
-the network through reference_impl.plugin_training).
+the network through reference_impl.plugin_training). Given an optimizer, the suite can also train
+the blocks' own parameters with it (reference_impl.optim_training).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from .protocol import Capability, NetSpec
 
 Factory = Callable[[NetSpec, torch.Generator], nn.Module]
+Optimizer = Callable[[list[nn.Parameter], float], torch.optim.Optimizer]  # (parameters, learning rate)
 TEMPLATE_SEED = 0  # the network whose non-weight block parameters block() uses (module docstring of ModuleImpl)
 
 
@@ -40,11 +42,36 @@ def _block_weight_names(block: nn.Module, width: int, names: Mapping[str, str] |
     return {"V": square[0]}
 
 
+def stacked_call(module: nn.Module, params: Mapping[str, torch.Tensor], buffers: Mapping[str, torch.Tensor],
+                 h: torch.Tensor) -> torch.Tensor:
+    """``module`` applied to h (S, ...) with the parameters and buffers of S networks (S, ...): one vmap."""
+    call = partial(functional_call, module)
+    return vmap(lambda p, b, x: call((p, b), (x,)))(dict(params), dict(buffers), h)
+
+
+def block_states(blocks: nn.Module, params: Mapping[str, torch.Tensor], buffers: Mapping[str, torch.Tensor],
+                 h: torch.Tensor) -> list[torch.Tensor]:
+    """h_0 = h, h_{k+1} = blocks[k](h_k) for S networks whose block parameters (names inside ``blocks``) are stacked."""
+    states = [h]
+    for k, block in enumerate(blocks):
+        states.append(stacked_call(block, _sub(params, str(k)), _sub(buffers, str(k)), states[-1]))
+    return states
+
+
+def networks_states(nets: list[nn.Module], h: torch.Tensor) -> list[torch.Tensor]:
+    """block_states of S networks' own blocks (each an nn.ModuleList), their parameters stacked
+    differentiably: gradients reach every network's own parameters (reference_impl.optim_training)."""
+    params = [dict(net.named_parameters()) for net in nets]
+    buffers = [dict(net.named_buffers()) for net in nets]
+    return block_states(nets[0], {k: torch.stack([p[k] for p in params]) for k in params[0]},
+                        {k: torch.stack([b[k] for b in buffers]) for k in buffers[0]}, h)
+
+
 class ModuleEnsemble:
     """S copies of one nn.Module ResNet with stacked parameters; one vmapped call per layer."""
 
-    def __init__(self, impl: "ModuleImpl", spec: NetSpec, n_networks: int, generator: torch.Generator) -> None:
-        nets = [impl.factory(spec, generator).requires_grad_(False) for _ in range(n_networks)]  # grads: by torch.func
+    def __init__(self, impl: "ModuleImpl", spec: NetSpec, nets: list[nn.Module]) -> None:
+        nets = [net.requires_grad_(False) for net in nets]  # grads: by torch.func
         self.spec, self.impl = spec, impl
         self.params, self.buffers = stack_module_state(nets)  # name -> (S, ...)
         self.template = nets[0]
@@ -54,17 +81,12 @@ class ModuleEnsemble:
                              f"expected spec.depth = {spec.depth}")
         self.names = _block_weight_names(self.blocks[0], spec.width, impl.weights)
 
-    def _layer(self, prefix: str, module: nn.Module, h: torch.Tensor) -> torch.Tensor:
-        call = partial(functional_call, module)
-        return vmap(lambda p, b, x: call((p, b), (x,)))(_sub(self.params, prefix), _sub(self.buffers, prefix), h)
-
     def _states(self, x: torch.Tensor) -> list[torch.Tensor]:
-        h = x if self.impl.input is None else self._layer(self.impl.input, self.impl.input_of(self.template), x)
-        states = [h]
-        for k, block in enumerate(self.blocks):
-            h = self._layer(f"{self.impl.blocks}.{k}", block, h)
-            states.append(h)
-        return states
+        inp = self.impl.input
+        h = x if inp is None else stacked_call(self.impl.input_of(self.template), _sub(self.params, inp),
+                                               _sub(self.buffers, inp), x)
+        pre = self.impl.blocks
+        return block_states(self.blocks, _sub(self.params, pre), _sub(self.buffers, pre), h)
 
     def trace(self, x: torch.Tensor) -> torch.Tensor:
         """h_0..h_L (S, L+1, B, n) from x (S, B, d)."""
@@ -98,14 +120,24 @@ class ModuleImpl:
     names inside a block (default: its only n x n parameter is V). For training, ``block`` takes the
     block's other parameters and buffers from one network drawn with seed TEMPLATE_SEED, so they
     must not be random (norm gains, fixed multipliers are fine).
+
+    ``netspec_blocks=False`` says the blocks do not compute NetSpec's h + a V phi(h) with V the named
+    weight (a normalised residual, a rescaled backward): the suite's constructions built from that
+    formula (Capability.WEIGHTS, the training contract) are then not offered. ``optimizer(params, lr)``
+    returns a torch.optim.Optimizer (torch's own or a library's) that trains the blocks' parameters
+    (reference_impl.optim_training; lr = TrainConfig.lr * L^-lr_depth_exponent).
     """
 
-    capabilities = Capability.FORWARD_TRACE | Capability.GRAD_TRACE | Capability.WEIGHTS | Capability.TRAIN_STEP
-
     def __init__(self, name: str, factory: Factory, blocks: str = "blocks", input: str | None = None,
-                 weights: Mapping[str, str] | None = None, version: str = "0") -> None:
+                 weights: Mapping[str, str] | None = None, version: str = "0", netspec_blocks: bool = True,
+                 optimizer: Optimizer | None = None) -> None:
         self.name, self.factory, self.blocks, self.input = name, factory, blocks, input
-        self.weights, self.version = weights, version
+        self.weights, self.version, self.optimizer = weights, version, optimizer
+        self.capabilities = Capability.FORWARD_TRACE | Capability.GRAD_TRACE
+        if netspec_blocks:
+            self.capabilities |= Capability.WEIGHTS
+        if netspec_blocks or optimizer is not None:
+            self.capabilities |= Capability.TRAIN_STEP
         self._templates: dict[NetSpec, nn.Module] = {}
 
     def blocks_of(self, net: nn.Module) -> nn.Module:
@@ -117,14 +149,35 @@ class ModuleImpl:
     def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> ModuleEnsemble:
         if n_networks < 1:
             raise ValueError(f"n_networks={n_networks} is invalid: expected a positive integer")
-        return ModuleEnsemble(self, spec, n_networks, generator)
+        return ModuleEnsemble(self, spec, [self.factory(spec, generator) for _ in range(n_networks)])
+
+    def _template(self, spec: NetSpec) -> nn.Module:
+        """The blocks of one network of ``spec`` drawn with seed TEMPLATE_SEED (built plainly: callers may run
+        inside torch.func)."""
+        if spec not in self._templates:
+            gen = torch.Generator(device=spec.device if spec.device.startswith("cuda") else "cpu")
+            self._templates = {spec: self.blocks_of(self.factory(spec, gen.manual_seed(TEMPLATE_SEED)))}
+        return self._templates[spec]
+
+    def trainable_blocks(self, spec: NetSpec, weights: Mapping[str, torch.Tensor]) -> list[nn.Module]:
+        """The blocks of S networks built by the factory (seed TEMPLATE_SEED) holding the given weights (S, L, ...)
+        under the contract's names: per-network parameters with what a library attaches to them
+        (reference_impl.optim_training; a copy would lose it)."""
+        gen = torch.Generator(device=spec.device if spec.device.startswith("cuda") else "cpu")
+        nets = []
+        for i in range(next(iter(weights.values())).shape[0]):
+            blocks = self.blocks_of(self.factory(spec, gen.manual_seed(TEMPLATE_SEED))).requires_grad_(True)
+            names = _block_weight_names(blocks[0], spec.width, self.weights)
+            with torch.no_grad():
+                for k, blk in enumerate(blocks):
+                    for c, p in names.items():
+                        blk.get_parameter(p).copy_(weights[c][i, k])
+            nets.append(blocks)
+        return nets
 
     def block(self, spec: NetSpec, k: int, weights: Mapping[str, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
         """Block k of a network of ``spec`` with the given weights (S, ...) (the training contract)."""
-        if spec not in self._templates:  # one network of this spec (built plainly: this may run inside torch.func)
-            gen = torch.Generator(device=spec.device if spec.device.startswith("cuda") else "cpu")
-            self._templates = {spec: self.blocks_of(self.factory(spec, gen.manual_seed(TEMPLATE_SEED)))}
-        blk = self._templates[spec][k]
+        blk = self._template(spec)[k]
         names = _block_weight_names(blk, spec.width, self.weights)
         fixed = {n: v.detach() for n, v in [*blk.named_parameters(), *blk.named_buffers()] if n not in names.values()}
         call = partial(functional_call, blk)

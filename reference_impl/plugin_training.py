@@ -39,8 +39,8 @@ DRAW_GROUP = 16  # networks drawn from one generator; a chunk is a whole number 
 CONTRACT_BACKWARDS = ("reuse", "paired", "independent")
 _CALLS = [0]  # times train_network ran (tells which network a plug-in's train_runs trained)
 
-REFERENCE_NETWORK = "trained with the reference's network (reference_impl.training)"
-CONTRACT_NETWORK = "trained with the plug-in's network through the training contract"
+REFERENCE_NETWORK = "trained with the reference's network (reference_impl.training) by the suite's depth-muP SGD"
+CONTRACT_NETWORK = "trained with the plug-in's network through the training contract by the suite's depth-muP SGD"
 OWN_TRAINER = "trained with the plug-in's own train_runs"
 
 Block = Callable[[NetSpec, int, dict[str, torch.Tensor], torch.Tensor], torch.Tensor]
@@ -54,15 +54,25 @@ def trains_through_contract(impl: Any) -> bool:
 
 def train_with(impl: Any, spec: NetSpec, cfg: TrainConfig, n_networks: int, generator: torch.Generator,
                runs: Sequence[Run], **options: Any) -> tuple[dict[str, RunResult], str]:
-    """Train through ``impl.train_runs`` when it has one (a fast path), else through the contract;
-    returns the results and which network was trained (a plug-in whose train_runs calls the
-    reference's ``training.train`` trained the reference's network, whatever it declares)."""
+    """Train through ``impl.train_runs`` when it has one (a fast path), else with the plug-in's optimizer
+    when it has one and the runs need none of the suite's constructions (reference_impl.optim_training),
+    else through the contract; returns the results and which network and optimizer were trained (a
+    plug-in whose train_runs calls the reference's ``training.train`` trained the reference's network,
+    whatever it declares)."""
+    from .optim_training import suite_constructions, train_optimizer
+
     own = getattr(impl, "train_runs", None)
     if own is None:
-        if not trains_through_contract(impl):
-            raise NotImplementedError(f"{getattr(impl, 'name', impl)!r} cannot train: it needs Capability.TRAIN_STEP "
-                                      "and WEIGHTS with a block(spec, k, weights, h) method, or a train_runs method")
-        return train_network(impl, spec, cfg, n_networks, generator, runs, **options), CONTRACT_NETWORK
+        optimizer, needs = getattr(impl, "optimizer", None), suite_constructions(cfg, runs)
+        if optimizer is not None and not needs:
+            return train_optimizer(impl, spec, cfg, n_networks, generator, runs, **options)
+        if trains_through_contract(impl):
+            return train_network(impl, spec, cfg, n_networks, generator, runs, **options), CONTRACT_NETWORK
+        if optimizer is not None:
+            raise NotImplementedError(f"{needs}, which the suite builds from NetSpec's block formula through the "
+                                      f"training contract; {impl.name!r} offers only training with its own optimizer")
+        raise NotImplementedError(f"{getattr(impl, 'name', impl)!r} cannot train: it needs Capability.TRAIN_STEP "
+                                  "and WEIGHTS with a block(spec, k, weights, h) method, or a train_runs method")
     before_ref, before_contract = training.reference_train_calls(), _CALLS[0]
     out = own(spec, cfg, n_networks, generator, runs, **options)
     if training.reference_train_calls() > before_ref:
@@ -82,11 +92,13 @@ def dense_chunk(n: int, fine_depth: int, cfg: TrainConfig, runs: Sequence[Run], 
 
 def train_network(impl: Any, spec: NetSpec, cfg: TrainConfig, n_networks: int, generator: torch.Generator,
                   runs: Sequence[Run] | None = None, fine_depth: int | None = None, chunk: int | None = None,
-                  **_options: Any) -> dict[str, RunResult]:
+                  train_run: Callable[..., RunResult] | None = None, **_options: Any) -> dict[str, RunResult]:
     """Depth-muP SGD of S networks of ``impl`` (the reference_impl.training setting, in float64); every
     run starts from the same initial weights. ``chunk`` networks at a time (rounded to whole draw
-    groups); other options of training.train (path, threads) do not apply and are ignored."""
-    _CALLS[0] += 1
+    groups); other options of training.train (path, threads) do not apply and are ignored.
+    ``train_run(impl, fine_spec, cfg, run, draw)`` trains one run from the draws (default: the contract's SGD)."""
+    _CALLS[0] += train_run is None
+    train_run = train_run or _run
     runs, fine = named_runs(spec, runs, fine_depth)
     _check(spec, cfg, runs, fine)
     spec = spec.with_(depth=fine, dtype="float64")  # the training setting is float64 (reference_impl.training)
@@ -98,7 +110,7 @@ def train_network(impl: Any, spec: NetSpec, cfg: TrainConfig, n_networks: int, g
         draws = [_draw(impl, spec, cfg, runs, min(DRAW_GROUP, stop - g), _group_generator(base, g // DRAW_GROUP, spec))
                  for g in range(start, stop, DRAW_GROUP)]
         state = _Draw(*(_cat([getattr(d, f.name) for d in draws]) for f in fields(_Draw)))
-        parts.append([_run(impl, spec, cfg, r, state) for r in runs])
+        parts.append([train_run(impl, spec, cfg, r, state) for r in runs])
     return {r.name: RunResult(*(_cat([getattr(p[i], f.name) for p in parts]) for f in fields(RunResult)))
             for i, r in enumerate(runs)}
 

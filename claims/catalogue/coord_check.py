@@ -4,7 +4,9 @@ Depth-muP (branch multiplier L^-1/2, SGD rate constant in L; reference_impl.trai
 that after T steps every block's feature update and the output update are Theta(1) in depth (Tensor
 Programs VI, arXiv 2310.02244, "Depth-muP"; the NFD setting, arXiv 2512.21075). Measured on the
 network of the implementation under test, trained through the training contract
-(reference_impl.plugin_training) with depth-coupled weights (depth 2L refines depth L).
+(reference_impl.plugin_training) with depth-coupled weights (depth 2L refines depth L), or, for a
+module plug-in given an optimizer, with that optimizer from the same weights (reference_impl.optim_training):
+then the claim tests whether the library's own learning-rate rule is depth-muP in this sense.
 
 Derivation of the tolerance (derived, not quoted): a block's SGD update changes its branch by
 lr a^2 sum_i chi_i ghat_i <x_i, x'>/n = O(a^2) = O(1/L), summed over L blocks O(1): slope 0. Without

@@ -48,6 +48,7 @@ from typing import Any, Callable
 import torch
 
 from reference_impl.controls import CONTROLS, Control, SpecDefect
+from reference_impl.optim_training import train_optimizer
 from reference_impl.plugin_training import train_network, trains_through_contract
 from reference_impl.protocol import Capability, Ensemble, NetSpec
 from reference_impl.reference import ReferenceImpl
@@ -101,13 +102,16 @@ class TransposeBug(TrainingDefect):
 
 def trainer_for(impl: Any) -> Callable[..., dict] | None:
     """The training function of ``impl``: its ``train_runs``, else the contract's training of its
-    blocks (plugin_training.train_network), or None without Capability.TRAIN_STEP."""
+    blocks (plugin_training.train_network), else training with its optimizer (optim_training: plain
+    runs only), or None without Capability.TRAIN_STEP."""
     caps = getattr(impl, "capabilities", Capability(0))
     if Capability.TRAIN_STEP not in caps:
         return None
     if getattr(impl, "train_runs", None) is not None:
         return impl.train_runs
-    return partial(train_network, impl) if trains_through_contract(impl) else None
+    if trains_through_contract(impl):
+        return partial(train_network, impl)
+    return partial(train_optimizer, impl) if getattr(impl, "optimizer", None) is not None else None
 
 
 NFD_CONTROLS: dict[str, Any] = {

@@ -5,8 +5,9 @@ h + m V phi(h) with the branch multiplier m = scale L^-beta (1/sqrt(L) at the Ne
 beta = 1/2), a ``MuReadout`` output layer, and ``set_base_shapes`` against a base and a delta model
 (width BASE_WIDTH and twice that). The suite measures the hidden blocks: trace and gradients are
 those of h_0..h_L; the training claims train the blocks with the suite's depth-muP SGD and its own
-muP readout, so MuReadout and MuSGD do not enter any verdict (mup's SGD rule for square hidden
-matrices is the unscaled rate, the rule the suite uses). Weights are drawn from the generator with
+muP readout, so MuReadout enters no verdict. ``mup-resnet-musgd`` trains plain runs with mup.MuSGD
+instead (reference_impl.optim_training; mup's SGD rule for square hidden matrices is the unscaled
+rate, the rule the suite uses, and mup has no depth rule). Weights are drawn from the generator with
 the NetSpec's law (mup's own initialisers draw from the global RNG); specs mup's MLP cannot express
 (post-activation, res3, biases, an input layer, fBm / RBF weights) raise NotImplementedError.
 """
@@ -69,9 +70,9 @@ def one_network(spec: NetSpec, generator: torch.Generator) -> MupResNet:
     if spec.init not in ("gaussian", "uniform"):
         raise NotImplementedError(f"mup-resnet draws i.i.d. Gaussian or uniform weights; got init={spec.init!r}")
     net = MupResNet(spec.width, spec.depth, spec.branch_multiplier, spec.activation, spec.torch_dtype)
-    base, delta = _shapes(spec.depth)
-    mup.set_base_shapes(net, base, delta=delta, rescale_params=False)
     net.to_empty(device=spec.device)
+    base, delta = _shapes(spec.depth)
+    mup.set_base_shapes(net, base, delta=delta, rescale_params=False)  # after to_empty, which replaces the parameters
     std = math.sqrt(spec.sigma_w2 / spec.width)  # NetSpec: entries of variance sigma_w2 / n (mup: fan-in init)
     with torch.no_grad():
         for block in net.blocks:
@@ -88,3 +89,19 @@ def make_mup_resnet() -> ModuleImpl:
     import mup
 
     return ModuleImpl("mup-resnet", one_network, blocks="blocks", version=getattr(mup, "__version__", "1.0.0"))
+
+
+def musgd(params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+    """mup.MuSGD: per-parameter rates from the infshapes set_base_shapes attached (no depth factor)."""
+    import mup
+
+    return mup.MuSGD(params, lr=lr)
+
+
+def make_mup_resnet_musgd() -> ModuleImpl:
+    """Entry point ``mup-resnet-musgd``: the same network; plain training runs use mup.MuSGD
+    (reference_impl.optim_training), runs that need the suite's constructions use the contract."""
+    import mup
+
+    return ModuleImpl("mup-resnet-musgd", one_network, blocks="blocks", version=getattr(mup, "__version__", "1.0.0"),
+                      optimizer=musgd)
