@@ -13,7 +13,6 @@ the NetSpec's law (mup's own initialisers draw from the global RNG); specs mup's
 """
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import torch
@@ -21,6 +20,7 @@ from torch import nn
 
 from ..module_adapter import ModuleImpl
 from ..naive import ACTIVATIONS
+from ..netspec_modules import draw_block_weights, require
 from ..protocol import NetSpec
 
 BASE_WIDTH = 8  # mup's base model width (shapes only)
@@ -65,21 +65,12 @@ def _shapes(depth: int) -> tuple[dict, dict]:
 def one_network(spec: NetSpec, generator: torch.Generator) -> MupResNet:
     import mup
 
-    if (spec.block, spec.preact, spec.bias_var, spec.input_dim) != ("res1", True, 0.0, None):
-        raise NotImplementedError("mup-resnet builds pre-activation one-layer blocks without biases or input layer")
-    if spec.init not in ("gaussian", "uniform"):
-        raise NotImplementedError(f"mup-resnet draws i.i.d. Gaussian or uniform weights; got init={spec.init!r}")
+    require(spec, block="res1", preact=True, bias_var=0.0, input_dim=None, init=("gaussian", "uniform"))
     net = MupResNet(spec.width, spec.depth, spec.branch_multiplier, spec.activation, spec.torch_dtype)
-    net.to_empty(device=spec.device)
+    net = draw_block_weights(net, spec, generator)  # NetSpec's law, entries of variance sigma_w2 / n
     base, delta = _shapes(spec.depth)
     mup.set_base_shapes(net, base, delta=delta, rescale_params=False)  # after to_empty, which replaces the parameters
-    std = math.sqrt(spec.sigma_w2 / spec.width)  # NetSpec: entries of variance sigma_w2 / n (mup: fan-in init)
     with torch.no_grad():
-        for block in net.blocks:
-            if spec.init == "gaussian":
-                block.V.weight.normal_(0.0, std, generator=generator)
-            else:
-                block.V.weight.uniform_(-math.sqrt(3) * std, math.sqrt(3) * std, generator=generator)
         net.readout.weight.zero_()  # readout_zero_init, as mup recommends
     return net
 

@@ -75,3 +75,8 @@ def test_a_training_claim_trains_the_example_network(example) -> None:
     assert entry["verdict"] in ("holds", "inconclusive") and entry["trained_with"] == CONTRACT_NETWORK, entry["message"]
     with pytest.raises(NotImplementedError):
         impl.build(NetSpec(width=4, depth=2, preact=False), 1, torch.Generator())
+
+
+def test_the_example_is_about_fifteen_lines(example) -> None:
+    source = Path(example.__file__).read_text().splitlines()
+    assert len([line for line in source if line.strip()]) <= 18

@@ -1,0 +1,45 @@
+"""Writing one nn.Module network for a NetSpec: refuse what the code cannot express, draw its block
+weights from the NetSpec's law with the generator passed in (the module adapter's factories)."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from .init import draw_layer_weights
+from .protocol import NetSpec
+
+
+def require(spec: NetSpec, **allowed: Any) -> None:
+    """Raise NotImplementedError naming every NetSpec field whose value the code cannot express;
+    a field's allowed value is one value or a tuple / set / list of values."""
+    wrong = []
+    for field, ok in allowed.items():
+        values = tuple(ok) if isinstance(ok, (tuple, set, list, frozenset)) else (ok,)
+        if getattr(spec, field) not in values:
+            wrong.append(f"{field}={getattr(spec, field)!r} (expresses {' or '.join(map(repr, values))})")
+    if wrong:
+        raise NotImplementedError("this network cannot express " + ", ".join(wrong))
+
+
+def draw_block_weights(net: nn.Module, spec: NetSpec, generator: torch.Generator, blocks: str = "blocks",
+                       names: Sequence[str] = ("V.weight",)) -> nn.Module:
+    """Allocate ``net`` (built on the meta device in spec's dtype) on spec.device and draw each block's
+    named n x n weights with reference_impl.init's law for spec.init (Gaussian, uniform, fBm, RBF:
+    variance sigma_w2 / n, correlated across blocks as declared), block weight by block weight from
+    ``generator``; the other parameters are left uninitialised for the caller to set."""
+    wrong = sorted({str(p.dtype) for p in net.parameters()} - {str(spec.torch_dtype)})
+    if wrong:  # converting here would break inside torch.func (module.to mutates .data)
+        raise ValueError(f"the network's parameters are {', '.join(wrong)}; build its layers with "
+                         f"dtype=spec.torch_dtype ({spec.torch_dtype})")
+    net = net.to_empty(device=spec.device)
+    layers = net.get_submodule(blocks)
+    if len(layers) != spec.depth:
+        raise ValueError(f"'{blocks}' has {len(layers)} blocks; expected spec.depth = {spec.depth}")
+    with torch.no_grad():
+        for name in names:
+            drawn = draw_layer_weights(spec, 1, (spec.width, spec.width), generator)[0]  # (L, n, n)
+            for block, w in zip(layers, drawn):
+                block.get_parameter(name).copy_(w)
+    return net
