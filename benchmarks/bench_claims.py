@@ -182,7 +182,7 @@ class PaperSweepMemory:
 class NaiveLoopSpeedup:
     """The 1/sqrt(L) claim: per-network ``nn.Module`` loop time over reference time at equal CI width.
 
-    Issue 7's target is >= 50x. Both run the smoke budget (same cells, same networks per cell);
+    The target is >= 50x. Both run the smoke budget (same cells, same networks per cell);
     a CI's width shrinks like 1/sqrt(work), so time at equal width is time * width^2 and the ratio
     is (t_naive w_naive^2) / (t_ref w_ref^2). Skipped until an implementation named
     ``naive-module`` is registered (reference_impl/naive.py, entry point in pyproject.toml).

@@ -8,7 +8,7 @@ again. Only these matmul flops are counted: activations, the residual add and th
 overhead the rate has to absorb.
 
 ``Gemm`` measures the machine's square fp32 GEMM rate in the same run; ``DenseEnsemble.track_*``
-report the ensemble's achieved GFLOP/s and its ratio to that rate (issue 7's target: >= 0.70 for
+report the ensemble's achieved GFLOP/s and its ratio to that rate (the target: >= 0.70 for
 forward+backward at n >= 512). Batch B = 1 is what the Marion claims run (one input per network):
 there the product is a matrix-vector one and memory bandwidth, not the GEMM rate, is the bound.
 """
@@ -120,7 +120,7 @@ class DenseEnsemble:
         """Forward+backward GFLOP/s over the square GEMM rate at the same n, both measured here.
 
         The two are timed alternately (best of each over ~2 s) so that load from elsewhere on the
-        machine hits both; issue 7's target is >= 0.70 at n >= 512 (batch 128 rows here).
+        machine hits both; the target is >= 0.70 at n >= 512 (batch 128 rows here).
         """
         best = best_seconds_interleaved({"gemm": gemm_operands(width), "ens": self._call(True)})
         gemm = 2.0 * width**3 / best["gemm"]

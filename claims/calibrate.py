@@ -5,7 +5,7 @@ Every selected claim runs over K master seeds (0..K-1 by default) on the referen
 negative control the claim lists (``Claim.controls``), the same seeds for all (paired). Per claim
 the reliability table gives, on the reference, the rates of holds / violated (false violations)
 / inconclusive, and per control the rejection rate (verdict ``violated``: the power), each with a
-Clopper-Pearson 95% interval, and the seconds spent. Targets (issue 5): false-violation rate
+Clopper-Pearson 95% interval, and the seconds spent. Targets: false-violation rate
 <= 1%, inconclusive rate <= 5%, power >= 95% on every listed control; "met" compares the point
 estimate with the target. K runs cannot show a rate below about 3/K (0 of K gives a 95% upper
 bound of 1 - 0.025^(1/K)), so K = 20 can reveal a missed target but only K of several hundred can
@@ -15,6 +15,10 @@ A claim whose reference verdict is a recorded finding (a ``violated`` line for t
 this budget in the expected-verdicts file, claims/expected.py) has no false-alarm rate to measure:
 the row reports how often the finding reproduced, and its controls' power is marked
 uninformative (the reference is rejected too).
+
+Every run records its claim's declaration digest (``Claim.declaration``): a row whose runs were made
+under another declaration than the claim's current one is marked stale in the table, and a rerun of
+that claim runs them again.
 
 Results go to ``<out>/calibration.json`` (every run, then the summary) and ``<out>/calibration.md``,
 rewritten after every run; rerunning the same command skips the runs already in the JSON (same
@@ -63,7 +67,8 @@ def _key(run: Mapping[str, Any]) -> tuple[str, str, int]:
 
 def _record(claim: Claim, impl_name: str, role: str, seed: int, entry: Mapping[str, Any]) -> dict[str, Any]:
     rec = {"claim": claim.id, "impl": impl_name, "role": role, "seed": seed, "verdict": entry["verdict"],
-           "estimate": entry.get("estimate"), "ci": entry.get("ci"), "seconds": round(float(entry.get("seconds", 0.0)), 3)}
+           "estimate": entry.get("estimate"), "ci": entry.get("ci"), "seconds": round(float(entry.get("seconds", 0.0)), 3),
+           "declaration": claim.declaration()}
     if entry["verdict"] in ("error", "not applicable"):
         rec["message"] = entry.get("message", "")
     return rec
@@ -127,6 +132,12 @@ def _listed(claim: Claim, only: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(c for c in claim.controls if only is None or c in only)
 
 
+def declaration_status(claim: Claim, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """How many of a claim's runs were made under a declaration other than its current one."""
+    current = claim.declaration()
+    return {"current": current, "runs": len(runs), "stale": sum(r.get("declaration") != current for r in runs)}
+
+
 def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], reference: str,
               controls: Sequence[str] | None = None,
               findings: Mapping[str, tuple[str, str]] | None = None) -> list[dict[str, Any]]:
@@ -155,6 +166,7 @@ def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], refere
             "controls": [],
         }
         row["reference"]["projection"] = projection(ref, *_band(claim))
+        row["declaration"] = declaration_status(claim, mine)
         if counts["error"]:
             row["reference"]["checks"].append(_check("error rate", _rate(counts["error"], n), 0.0, True))
         finding = findings.get(claim.id)
@@ -185,6 +197,11 @@ def load_calibration(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA or not isinstance(data.get("summary"), list):
         raise ValueError(f"{path}: not a calibration file (expected schema {SCHEMA!r} with a summary)")
+    known = {c.id: c for c in all_claims()}
+    for row in data["summary"]:  # against the catalogue as it is now, not as it was when the file was written
+        if row.get("claim") in known:
+            row["declaration"] = declaration_status(known[row["claim"]],
+                                                    [r for r in data.get("runs", []) if r.get("claim") == row["claim"]])
     return data
 
 
@@ -240,7 +257,12 @@ def calibrate(
     previous, started = _previous(out, settings) if resume else ([], None)
     if previous and started:
         settings["resumed"], settings["started"] = settings["started"], started
-    runs = list({_key(r): r for r in previous}.values())
+    declared = {c.id: c.declaration() for c in claims}
+    # runs of a selected claim measured under another declaration are run again (rows of other claims stay)
+    runs = [r for r in {_key(r): r for r in previous}.values()
+            if r["claim"] not in declared or r.get("declaration") == declared[r["claim"]]]
+    if log and len(runs) < len(previous):
+        log(f"{len(previous) - len(runs)} earlier runs were made under another declaration of their claim: run again")
     done = {_key(r) for r in runs}
     findings = {cid: v for (name, b, cid), v in (expected or {}).items() if name == reference.name and b == budget}
     given = {c.id for c in claims}

@@ -51,6 +51,10 @@ def table_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
         finding = ref.get("finding")
         prefix = "" if finding is None else (
             f"finding, reproduced {finding['reproduced']['count']}/{n} ({finding['reason'].removeprefix('finding: ')}); ")
+        decl = row.get("declaration") or {}
+        stale = (f"stale: {decl['stale']} of {decl['runs']} runs do not carry the claim's current declaration; "
+                 if decl.get("stale") else "")
+        prefix = stale + prefix
         rows.append({
             "claim": row["claim"], "impl": ref["impl"], "role": "reference", "runs": n,
             "holds": share(c["holds"], n), "violated": share(c["violated"], n),
@@ -70,7 +74,7 @@ def table_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "inconclusive": share(cc["inconclusive"], m), "error": cc["error"],
                 "tested": [f"power: {_ci(ch['rate'], ch['ci95'])}"] + projection_text(ctl.get("projection"), "control"),
                 "target": [ch["target"]],
-                "status": _status(ctl["checks"]) if informative else "uninformative: the reference is violated too",
+                "status": stale + (_status(ctl["checks"]) if informative else "uninformative: the reference is violated too"),
                 "met": ch["met"] or not informative, "per_run": ctl["seconds"] / m if m else 0.0,
             })
     return rows

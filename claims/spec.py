@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
@@ -203,6 +206,29 @@ class Claim:
             estimand=pick(reading.estimand, self.estimand), quantity=pick(reading.quantity, self.quantity),
             measure=pick(reading.measure, self.measure), estimate=pick(reading.estimate, self.estimate),
         )
+
+
+    def declaration(self) -> str:
+        """A digest of what the claim declares before any data: prediction, tolerance, level, sweeps
+        of every budget, readings, controls, property examples, and the names of its measurement and
+        estimator. Calibration runs carry it, so a table can tell rows of an unchanged claim from
+        rows measured on an earlier declaration (code changes below the declaration are not seen)."""
+        def plain(obj: Any) -> Any:
+            if isinstance(obj, functools.partial):
+                return [plain(obj.func), plain(obj.args), plain(obj.keywords)]
+            if callable(obj) and hasattr(obj, "__qualname__"):
+                return f"{obj.__module__}.{obj.__qualname__}"
+            if isinstance(obj, Mapping):
+                return {str(k): plain(v) for k, v in obj.items()}
+            if isinstance(obj, (list, tuple)):
+                return [plain(v) for v in obj]
+            if hasattr(obj, "__dataclass_fields__"):
+                return {f: plain(getattr(obj, f)) for f in obj.__dataclass_fields__}
+            return obj if isinstance(obj, (str, int, float, bool, type(None))) else repr(obj)
+
+        fields = ("prediction", "tolerance", "level", "sweeps", "readings", "controls", "examples", "measure", "estimate")
+        text = json.dumps(plain({f: getattr(self, f) for f in fields}), sort_keys=True, default=repr)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 _REGISTRY: dict[str, Claim] = {}

@@ -11,7 +11,7 @@ from claims.calibrate import TARGETS, all_met, calibrate, clopper_pearson
 from claims.reliability_table import render_markdown
 from claims.spec import Claim, Sweep, select
 
-FAKE = [types.SimpleNamespace(id="fake.claim", controls=("scale-exponent-off", "post-activation"))]
+FAKE = [types.SimpleNamespace(id="fake.claim", controls=("scale-exponent-off", "post-activation"), declaration=lambda: "d1")]
 
 
 def scripted(calls):
@@ -80,6 +80,31 @@ def test_written_files_resume_and_fresh(monkeypatch, tmp_path):
     calibrate(FAKE, seeds=2, budget="default", out=tmp_path, resume=False)
     assert len(calls) == 6
 
+
+
+def test_runs_under_another_declaration_are_marked_stale_and_run_again(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(cal, "run_claim", scripted(calls))
+    calibrate(FAKE, seeds=2, budget="smoke", out=tmp_path)
+    changed = [types.SimpleNamespace(id="fake.claim", controls=FAKE[0].controls, declaration=lambda: "d2")]
+    old = json.loads((tmp_path / "calibration.json").read_text())
+    old["summary"] = cal.summarise(old["runs"], changed, "reference")
+    assert old["summary"][0]["declaration"] == {"current": "d2", "runs": 6, "stale": 6}
+    assert render_markdown(old).count("stale: 6 of 6 runs do not carry the claim's current declaration") == 3
+    calls.clear()
+    data = calibrate(changed, seeds=2, budget="smoke", out=tmp_path)
+    assert len(calls) == 6 and {r["declaration"] for r in data["runs"]} == {"d2"}
+    assert data["summary"][0]["declaration"]["stale"] == 0 and "stale" not in render_markdown(data)
+
+
+def test_a_loaded_table_is_checked_against_the_catalogue_as_it_is_now(tmp_path):
+    claim = select(["marion.iid_sqrt_l_unique"])[0]
+    run = {"claim": claim.id, "impl": "reference", "role": "reference", "seed": 0, "verdict": "holds",
+           "estimate": 0.5, "ci": [0.49, 0.51], "seconds": 1.0}
+    data = {"schema": cal.SCHEMA, "settings": {}, "runs": [run, {**run, "seed": 1, "declaration": claim.declaration()}],
+            "summary": [{"claim": claim.id}]}
+    (tmp_path / "calibration.json").write_text(json.dumps(data))
+    assert cal.load_calibration(tmp_path / "calibration.json")["summary"][0]["declaration"]["stale"] == 1
 
 def test_controls_can_be_restricted(monkeypatch):
     calls = []

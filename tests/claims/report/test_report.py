@@ -16,6 +16,7 @@ import pytest
 from claims.report import ReportError, load_results, write_report
 from claims.report.__main__ import main
 from claims.report.figures import figure_svg
+from claims.spec import select
 
 FIXTURE = Path(__file__).parent / "data" / "results_smoke.json"
 
@@ -227,7 +228,8 @@ def _calibration() -> dict[str, Any]:
         verdict = "violated" if impl.name != "reference" or seed == 1 else "holds"
         return {"verdict": verdict, "estimate": 0.5, "ci": [0.4, 0.6], "seconds": 0.5}
 
-    fake = [types.SimpleNamespace(id="marion.iid_sqrt_l_unique", controls=("scale-exponent-off",))]
+    real = select(["marion.iid_sqrt_l_unique"])[0]
+    fake = [types.SimpleNamespace(id=real.id, controls=("scale-exponent-off",), declaration=real.declaration)]
     original, cal.run_claim = cal.run_claim, run_claim
     try:
         return cal.calibrate(fake, seeds=4, budget="smoke")
