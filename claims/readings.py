@@ -20,9 +20,10 @@ _SHARED = ("id", "statement", "source", "paper_numbers", "controls", "honours")
 def run_readings(claim: Claim, impl: Any, budget: str, seed: int, device: str, dtype: str,
                  config: Mapping[str, Any] | None, execution: Any) -> dict[str, Any]:
     """Every reading of ``claim`` tested, and the claim's results entry with the headline verdict."""
-    from .run import _entry, run_claim
+    from .run import Execution, _entry, run_claim
 
     start = time.perf_counter()
+    execution = execution or Execution()  # one for all readings: a cell they share is measured once
     subs = []
     for reading in claim.readings:
         sub = run_claim(claim.under(reading), impl, budget, seed, device, dtype, config, execution)

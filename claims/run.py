@@ -1,6 +1,8 @@
 """Running claims: cells -> measurements -> estimate -> verdict -> one results entry per claim."""
 from __future__ import annotations
 
+import copy
+
 import math
 import signal
 import threading
@@ -10,7 +12,7 @@ import warnings
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from functools import partial
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
 
@@ -160,7 +162,9 @@ def _fill(entry: dict[str, Any], claim: Claim, est: Estimate, level: float) -> N
 @dataclass
 class Execution:
     """How cells run: where (executor: None = in-process), what is kept (cache), who is told (progress),
-    how long one cell may take (cell_timeout, seconds; None: no limit)."""
+    how long one cell may take (cell_timeout, seconds; None: no limit). ``shared`` keeps this run's
+    cells by key in memory, so readings that differ only in their estimator measure each cell once
+    even without the cache."""
 
     executor: Executor | None = None
     cache: Any = None
@@ -168,6 +172,7 @@ class Execution:
     computed: int = 0
     cached: int = 0
     cell_timeout: float | None = None
+    shared: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def _cache_for(claim: Claim, impl: Any, ex: Execution) -> tuple[Any, str, Any]:
@@ -206,20 +211,22 @@ def _compute(claim: Claim, impl: Any, device: str, dtype: str, networks: int, to
     cache, code, factory = _cache_for(claim, impl, ex)
     keys = [cell_key(claim.id, c.params, c.replicate, c.seed, networks, impl, device, dtype, code, factory)
             for c in todo]
-    found = [cache.get(k) if cache is not None else None for k in keys]
+    shared = [ex.shared.get(k) for k in keys]
+    found = [f if f is not None or cache is None else cache.get(k) for k, f in zip(keys, shared)]
     missing = [c for c, f in zip(todo, found) if f is None]
     work = partial(measure_cell, claim, impl, device, dtype, networks, timeout=ex.cell_timeout)
     fresh = iter(ex.executor.map(work, missing) if ex.executor is not None else map(work, missing))
-    for cell, key, rows in zip(todo, keys, found):
-        hit = rows is not None
+    for cell, key, rows, again in zip(todo, keys, found, shared):
+        hit = rows is not None and again is None
         if hit:
             ex.cached += 1
-        else:
+        elif rows is None:
             rows = next(fresh)
             ex.computed += 1
             if cache is not None:
                 cache.put(key, rows, _recipe(claim, impl, device, dtype, networks, cell))
-        yield cell, rows, hit
+        ex.shared[key] = rows
+        yield cell, (copy.deepcopy(rows) if again is not None else rows), hit
 
 
 def run_once(

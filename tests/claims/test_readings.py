@@ -1,4 +1,5 @@
 """Claims with readings run each reading through the ordinary path and report one headline."""
+import dataclasses
 import math
 
 import numpy as np
@@ -88,3 +89,18 @@ def test_report_shows_the_readings_table_and_every_readings_figure():
     assert "Readings" in html and "reading-dependent" in html
     assert "Degenerate, not counted:" in html and "an identity" in html
     assert all(f"fig {name}" in html for name in ("near", "far", "identity"))
+
+
+def test_readings_that_share_cells_measure_each_cell_once_without_a_cache():
+    calls = []
+
+    def counted(ctx):
+        calls.append(ctx.params["k"])
+        return _measure(ctx)
+
+    claim = dataclasses.replace(_claim(Reading("a", "a"), Reading("b", "b", prediction=5.0),
+                                       Reading("far", "far", params={"centre": 10.0})), measure=counted)
+    entry = _run(claim)
+    assert len(calls) == 2 * len(SWEEP.axes["k"])  # "a" and "b" share every cell; "far" has its own
+    a, b, _ = entry["readings"]
+    assert a["estimate"] == b["estimate"] and (a["verdict"], b["verdict"]) == ("holds", "violated")
