@@ -21,8 +21,18 @@ from .protocol import NetSpec
 def gram_factor(x: torch.Tensor, scale: float) -> torch.Tensor:
     """F (S, B, B) with F F^T = scale * X X^T, for X (S, B, c); exact for singular Grams too."""
     gram = scale * (x.double() @ x.double().transpose(1, 2))
+    if gram.shape[-1] == 1:  # one input per network (the Marion claims): the square root, no batched eigh
+        return gram.clamp_min(0.0).sqrt()
     evals, evecs = torch.linalg.eigh(gram)
     return evecs * evals.clamp_min(0.0).sqrt()[:, None, :]
+
+
+def gram_pinv(x: torch.Tensor) -> torch.Tensor:
+    """(X X^T)^+ (S, B, B) for X (S, B, c) float64; for B = 1 the reciprocal (0 for a zero row)."""
+    gram = x @ x.transpose(1, 2)
+    if gram.shape[-1] == 1:
+        return torch.where(gram > 0, 1.0 / gram.clamp_min(1e-300), 0.0)
+    return torch.linalg.pinv(gram, hermitian=True)
 
 
 def gaussian_rows(x: torch.Tensor, rows: int, scale: float, generator: torch.Generator) -> torch.Tensor:
@@ -99,9 +109,9 @@ def conditional_vjp(
 ) -> torch.Tensor:
     """A draw of D M given X M^T = Z, for M with i.i.d. N(0, scale) entries (shapes (S, B, .))."""
     xd, zd, dd = x.double(), z.double(), delta.double()
-    gram_pinv = torch.linalg.pinv(xd @ xd.transpose(1, 2), hermitian=True)
-    coef = dd @ zd.transpose(1, 2) @ gram_pinv  # (S, B', B)
+    gram_inv = gram_pinv(xd)
+    coef = dd @ zd.transpose(1, 2) @ gram_inv  # (S, B', B)
     seen = coef @ xd
     fresh = gaussian_rows(delta, x.shape[-1], scale, generator).double()  # D M' for an independent M'
-    fresh = fresh - (fresh @ xd.transpose(1, 2)) @ gram_pinv @ xd  # (I - P_X) on the row side
+    fresh = fresh - (fresh @ xd.transpose(1, 2)) @ gram_inv @ xd  # (I - P_X) on the row side
     return (seen + fresh).to(delta.dtype)

@@ -182,11 +182,14 @@ def relative_updates(states: list[torch.Tensor]) -> torch.Tensor:
 # ------------------------------------------------------------------------------------------------
 class _DenseSource:
     def __init__(self, s: int, fine: int, n: int, gen: torch.Generator, device: str) -> None:
-        self.w = torch.randn(s, fine, n, n, generator=gen, dtype=torch.float64, device=device) / math.sqrt(n)
+        # one fill, scaled in place: the stream of torch.randn
+        self.w = torch.empty(s, fine, n, n, dtype=torch.float64, device=device).normal_(0.0, n ** -0.5, generator=gen)
         self.fine = fine
         self._coarse: dict[int, torch.Tensor] = {}
 
     def _get(self, depth: int) -> torch.Tensor:
+        if depth == self.fine:
+            return self.w
         if depth not in self._coarse:
             m = self.fine // depth
             s, _, n, _ = self.w.shape

@@ -50,3 +50,13 @@ def test_conditional_vjp_is_consistent_with_the_forward_product():
     dm = conditional_vjp(x, z, d, 1.0, gen)
     assert torch.allclose(dm @ x.transpose(1, 2), d @ z.transpose(1, 2), atol=1e-9)
     assert not torch.allclose(dm, d @ m)  # the part orthogonal to X is a fresh draw
+
+
+def test_one_input_shortcuts_equal_the_general_gram_algebra():
+    from reference_impl.sampling import gram_factor, gram_pinv
+
+    x = torch.randn(6, 1, 9, dtype=torch.float64)
+    x[2] = 0.0  # a zero row: factor 0, pseudo-inverse 0
+    gram = x @ x.transpose(1, 2)
+    assert torch.allclose(gram_factor(x, 0.3) @ gram_factor(x, 0.3).transpose(1, 2), 0.3 * gram, atol=1e-12)
+    assert torch.allclose(gram_pinv(x), torch.linalg.pinv(gram, hermitian=True), atol=1e-12)
