@@ -3,7 +3,10 @@ measurements against a swept axis, or (``kind: phase``) a phase diagram of a bou
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -186,19 +189,28 @@ def _svg(fig: Figure, salt: str) -> str:
     return buf.getvalue()
 
 
+@functools.lru_cache(maxsize=256)
+def _drawn_svg(spec_json: str, title: str, phase: bool) -> str | None:
+    """The SVG text of one figure, drawn once per report for identical specs (a claim's headline figure
+    is its first counted reading's); every use then gets its own id prefix."""
+    fig_spec = json.loads(spec_json)
+    draw = _draw_phase if phase else _draw
+    salt = hashlib.sha256((spec_json + title).encode()).hexdigest()[:12]
+    try:
+        fig = draw(fig_spec, title, plain=False)
+        return _svg(fig, salt) if fig is not None else None
+    except ValueError:  # a label that is not valid mathtext: draw it literally
+        fig = draw(fig_spec, title, plain=True)
+        return _svg(fig, salt) if fig is not None else None
+
+
 def figure_svg(fig_spec: Mapping[str, Any] | None, *, title: str, salt: str, label: str = "") -> str | None:
     """Return an inline ``<svg>`` element for a schema ``figure`` block, or None if it has no data."""
     phase = isinstance(fig_spec, Mapping) and fig_spec.get("kind") == "phase"
     if not isinstance(fig_spec, Mapping) or not (phase or fig_spec.get("series")):
         return None
     title = str(fig_spec.get("title") or title)
-    draw = _draw_phase if phase else _draw
-    try:
-        fig = draw(fig_spec, title, plain=False)
-        text = _svg(fig, salt) if fig is not None else None
-    except ValueError:  # a label that is not valid mathtext: draw it literally
-        fig = draw(fig_spec, title, plain=True)
-        text = _svg(fig, salt) if fig is not None else None
+    text = _drawn_svg(json.dumps(fig_spec, sort_keys=True, default=str), title, phase)
     if text is None:
         return None
     text = text[text.index("<svg"):]
