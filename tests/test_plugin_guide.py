@@ -1,6 +1,5 @@
 """docs/plugins.md's research-code example works as printed: global-RNG code wrapped in under 40 lines."""
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,19 +20,11 @@ def _block(name: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def research(tmp_path_factory):
+def research(tmp_path_factory, import_written):
     """research.py and research_plugin.py from the guide, written out and imported."""
-    folder = tmp_path_factory.mktemp("research")
-    for name in ("research.py", "research_plugin.py"):
-        (folder / name).write_text(_block(name))
-    sys.path.insert(0, str(folder))
-    try:
-        import research_plugin
-        yield research_plugin
-    finally:
-        sys.path.remove(str(folder))
-        for name in ("research", "research_plugin"):
-            sys.modules.pop(name, None)
+    sources = {name: _block(name) for name in ("research.py", "research_plugin.py")}
+    with import_written(tmp_path_factory.mktemp("research"), sources, "research_plugin") as module:
+        yield module
 
 
 def test_the_wrapper_is_under_40_lines():

@@ -1,6 +1,5 @@
 """The README's promises: its plug-in example works as printed, its control table is the catalogue's."""
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,13 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.fixture(scope="module")
-def example(tmp_path_factory):
+def example(tmp_path_factory, import_written):
     """The README's ``my_resnet.py``, written out and imported as a module."""
     text = README.read_text()
     block = re.search(r"A complete example \(`my_resnet.py`.*?```python\n(.*?)```", text, re.S)
     assert block, "README lost its complete plug-in example"
-    folder = tmp_path_factory.mktemp("example")
-    (folder / "my_resnet.py").write_text(block.group(1))
-    sys.path.insert(0, str(folder))
-    try:
-        import my_resnet
-        yield my_resnet
-    finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop("my_resnet", None)
+    with import_written(tmp_path_factory.mktemp("example"), {"my_resnet.py": block.group(1)}, "my_resnet") as module:
+        yield module
 
 
 def test_the_example_passes_validation_and_an_iid_claim(example):

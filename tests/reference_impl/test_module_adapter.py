@@ -1,7 +1,6 @@
 """The module adapter: the plug-in guide's nn.Module example runs as printed, batched by torch.func,
 equal to the per-network loop, and the training claims train its network through the contract."""
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,20 +19,14 @@ GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 
 
 @pytest.fixture(scope="module")
-def example():
+def example(import_written):
     """The guide's ``my_module_resnet.py``, written out and imported."""
     block = re.search(r"A complete example \(`my_module_resnet.py`\):\n\n```python\n(.*?)```", GUIDE.read_text(), re.S)
     assert block, "the plug-in guide lost its module adapter example"
     folder = Path(__file__).resolve().parent / "_generated"
     folder.mkdir(exist_ok=True)
-    (folder / "my_module_resnet.py").write_text(block.group(1))
-    sys.path.insert(0, str(folder))
-    try:
-        import my_module_resnet
-        yield my_module_resnet
-    finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop("my_module_resnet", None)
+    with import_written(folder, {"my_module_resnet.py": block.group(1)}, "my_module_resnet") as module:
+        yield module
 
 
 def test_the_example_is_batched_and_equals_one_network_at_a_time(example) -> None:
