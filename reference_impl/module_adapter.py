@@ -22,6 +22,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from .protocol import Capability, NetSpec
 
 Factory = Callable[[NetSpec, torch.Generator], nn.Module]
+Draw = Callable[[NetSpec, int, torch.Generator], Mapping[str, torch.Tensor]]  # (spec, S, generator) -> name -> (S, ...)
 Optimizer = Callable[[list[nn.Parameter], float], torch.optim.Optimizer]  # (parameters, learning rate)
 TEMPLATE_SEED = 0  # the network whose non-weight block parameters block() uses (module docstring of ModuleImpl)
 
@@ -70,11 +71,11 @@ def networks_states(nets: list[nn.Module], h: torch.Tensor) -> list[torch.Tensor
 class ModuleEnsemble:
     """S copies of one nn.Module ResNet with stacked parameters; one vmapped call per layer."""
 
-    def __init__(self, impl: "ModuleImpl", spec: NetSpec, nets: list[nn.Module]) -> None:
-        nets = [net.requires_grad_(False) for net in nets]  # grads: by torch.func
+    def __init__(self, impl: "ModuleImpl", spec: NetSpec, template: nn.Module, params: Mapping[str, torch.Tensor],
+                 buffers: Mapping[str, torch.Tensor]) -> None:
         self.spec, self.impl = spec, impl
-        self.params, self.buffers = stack_module_state(nets)  # name -> (S, ...)
-        self.template = nets[0]
+        self.params, self.buffers = dict(params), dict(buffers)  # name -> (S, ...)
+        self.template = template
         self.blocks = impl.blocks_of(self.template)
         if len(self.blocks) != spec.depth:
             raise ValueError(f"the factory's network has {len(self.blocks)} blocks at '{impl.blocks}'; "
@@ -126,19 +127,27 @@ class ModuleImpl:
     formula (Capability.WEIGHTS, the training contract) are then not offered. ``optimizer(params, lr)``
     returns a torch.optim.Optimizer (torch's own or a library's) that trains the blocks' parameters
     (reference_impl.optim_training; lr = TrainConfig.lr * L^-lr_depth_exponent).
+
+    ``draw(spec, S, generator)``, when given, returns the random parameters of S networks at once
+    (parameter name in the network -> (S, ...)), drawn as S factory calls would draw them (e.g.
+    reference_impl.netspec_modules.stacked_block_weights): ``build`` then calls the factory once per spec
+    (seed TEMPLATE_SEED) for the network's structure and its other parameters and buffers, which must
+    not be random, instead of once per network. Building modules costs milliseconds per network for
+    a library that validates or annotates every layer, so this is what makes large sweeps affordable.
     """
 
     def __init__(self, name: str, factory: Factory, blocks: str = "blocks", input: str | None = None,
                  weights: Mapping[str, str] | None = None, version: str = "0", netspec_blocks: bool = True,
-                 optimizer: Optimizer | None = None) -> None:
+                 optimizer: Optimizer | None = None, draw: Draw | None = None) -> None:
         self.name, self.factory, self.blocks, self.input = name, factory, blocks, input
-        self.weights, self.version, self.optimizer = weights, version, optimizer
+        self.weights, self.version, self.optimizer, self.draw = weights, version, optimizer, draw
         self.capabilities = Capability.FORWARD_TRACE | Capability.GRAD_TRACE
         if netspec_blocks:
             self.capabilities |= Capability.WEIGHTS
         if netspec_blocks or optimizer is not None:
             self.capabilities |= Capability.TRAIN_STEP
         self._templates: dict[NetSpec, nn.Module] = {}
+        self._trainable: dict[tuple[NetSpec, int], list[nn.Module]] = {}
 
     def blocks_of(self, net: nn.Module) -> nn.Module:
         return net.get_submodule(self.blocks)
@@ -149,35 +158,54 @@ class ModuleImpl:
     def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> ModuleEnsemble:
         if n_networks < 1:
             raise ValueError(f"n_networks={n_networks} is invalid: expected a positive integer")
-        return ModuleEnsemble(self, spec, [self.factory(spec, generator) for _ in range(n_networks)])
+        if self.draw is None:
+            nets = [self.factory(spec, generator).requires_grad_(False) for _ in range(n_networks)]  # grads: torch.func
+            return ModuleEnsemble(self, spec, nets[0], *stack_module_state(nets))
+        net = self._network(spec)
+        drawn = dict(self.draw(spec, n_networks, generator))
+        unknown = sorted(set(drawn) - {name for name, _ in net.named_parameters()})
+        if unknown:
+            raise ValueError(f"{self.name}: draw() returned {unknown}, which are not parameters of the factory's network")
+        params = {name: drawn[name] if name in drawn else p.detach().expand(n_networks, *p.shape)
+                  for name, p in net.named_parameters()}
+        buffers = {name: b.detach().expand(n_networks, *b.shape) for name, b in net.named_buffers()}
+        return ModuleEnsemble(self, spec, net, params, buffers)
 
-    def _template(self, spec: NetSpec) -> nn.Module:
-        """The blocks of one network of ``spec`` drawn with seed TEMPLATE_SEED (built plainly: callers may run
-        inside torch.func)."""
+    def _network(self, spec: NetSpec) -> nn.Module:
+        """One network of ``spec`` drawn with seed TEMPLATE_SEED, built once per spec (callers may run inside
+        torch.func, so it is built plainly): its non-drawn parameters and buffers are every network's."""
         if spec not in self._templates:
             gen = torch.Generator(device=spec.device if spec.device.startswith("cuda") else "cpu")
-            self._templates = {spec: self.blocks_of(self.factory(spec, gen.manual_seed(TEMPLATE_SEED)))}
+            self._templates = {spec: self.factory(spec, gen.manual_seed(TEMPLATE_SEED))}
         return self._templates[spec]
 
     def trainable_blocks(self, spec: NetSpec, weights: Mapping[str, torch.Tensor]) -> list[nn.Module]:
         """The blocks of S networks built by the factory (seed TEMPLATE_SEED) holding the given weights (S, L, ...)
         under the contract's names: per-network parameters with what a library attaches to them
-        (reference_impl.optim_training; a copy would lose it)."""
-        gen = torch.Generator(device=spec.device if spec.device.startswith("cuda") else "cpu")
-        nets = []
-        for i in range(next(iter(weights.values())).shape[0]):
-            blocks = self.blocks_of(self.factory(spec, gen.manual_seed(TEMPLATE_SEED))).requires_grad_(True)
-            names = _block_weight_names(blocks[0], spec.width, self.weights)
-            with torch.no_grad():
+        (reference_impl.optim_training; a copy would lose it). The modules are built once per (spec, S) and
+        reset on every call: each call invalidates the blocks an earlier call returned."""
+        s = next(iter(weights.values())).shape[0]
+        if (spec, s) not in self._trainable:
+            gen = torch.Generator(device=spec.device if spec.device.startswith("cuda") else "cpu")
+            self._trainable = {(spec, s): [self.blocks_of(self.factory(spec, gen.manual_seed(TEMPLATE_SEED)))
+                                           .requires_grad_(True) for _ in range(s)]}
+        template = self.blocks_of(self._network(spec))
+        state = {**dict(template.named_parameters()), **dict(template.named_buffers())}
+        names = _block_weight_names(template[0], spec.width, self.weights)
+        nets = self._trainable[(spec, s)]
+        with torch.no_grad():
+            for i, blocks in enumerate(nets):
+                for name, t in [*blocks.named_parameters(), *blocks.named_buffers()]:
+                    t.copy_(state[name])
+                    t.grad = None
                 for k, blk in enumerate(blocks):
                     for c, p in names.items():
                         blk.get_parameter(p).copy_(weights[c][i, k])
-            nets.append(blocks)
         return nets
 
     def block(self, spec: NetSpec, k: int, weights: Mapping[str, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
         """Block k of a network of ``spec`` with the given weights (S, ...) (the training contract)."""
-        blk = self._template(spec)[k]
+        blk = self.blocks_of(self._network(spec))[k]
         names = _block_weight_names(blk, spec.width, self.weights)
         fixed = {n: v.detach() for n, v in [*blk.named_parameters(), *blk.named_buffers()] if n not in names.values()}
         call = partial(functional_call, blk)

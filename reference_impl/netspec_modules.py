@@ -43,3 +43,16 @@ def draw_block_weights(net: nn.Module, spec: NetSpec, generator: torch.Generator
             for block, w in zip(layers, drawn):
                 block.get_parameter(name).copy_(w)
     return net
+
+
+def stacked_block_weights(spec: NetSpec, n_networks: int, generator: torch.Generator, blocks: str = "blocks",
+                          names: Sequence[str] = ("V.weight",)) -> dict[str, torch.Tensor]:
+    """The weights draw_block_weights gives S networks, drawn for all of them at once: parameter name
+    (``blocks.k.name``) -> (S, n, n), for ModuleImpl's ``draw``. One fill per name, network-major, so
+    for a single name with L n^2 a multiple of 16 (torch's CPU normal fill works in blocks of 16) it is
+    the same stream as S factory calls, bit for bit; otherwise the same law."""
+    out = {}
+    for name in names:
+        drawn = draw_layer_weights(spec, n_networks, (spec.width, spec.width), generator)  # (S, L, n, n)
+        out.update({f"{blocks}.{k}.{name}": drawn[:, k] for k in range(spec.depth)})
+    return out

@@ -137,6 +137,15 @@ def one_network(spec: NetSpec, generator: torch.Generator) -> UnitScaledResNet:
     return net
 
 
+def stacked_weights(spec: NetSpec, n_networks: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """The uu.Linear weights one_network draws, for S networks in one fill (S, L, n, n), network-major:
+    the same stream as S one_network calls when n^2 is a multiple of 16 (torch's CPU normal fill works in
+    blocks of 16), the same law otherwise."""
+    w = torch.empty((n_networks, spec.depth, spec.width, spec.width), dtype=spec.torch_dtype, device=spec.device)
+    w.normal_(0.0, 1.0, generator=generator)
+    return {f"blocks.{k}.V.weight": w[:, k] for k in range(spec.depth)}
+
+
 def _version() -> str:
     from importlib.metadata import version
 
@@ -153,4 +162,5 @@ def library_sgd(params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
 def make_unit_scaling_umup() -> ModuleImpl:
     """Entry point ``unit-scaling-umup`` (needs ``pip install -e ".[thirdparty]"``): forward, gradients, and
     training with the library's own unit_scaling.optim.SGD."""
-    return ModuleImpl("unit-scaling-umup", one_network, version=_version(), netspec_blocks=False, optimizer=library_sgd)
+    return ModuleImpl("unit-scaling-umup", one_network, version=_version(), netspec_blocks=False, optimizer=library_sgd,
+                      draw=stacked_weights)

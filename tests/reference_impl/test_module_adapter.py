@@ -9,7 +9,9 @@ import torch
 from claims.run import run_claim
 from claims.spec import select
 from claims.validate import validate
+from reference_impl.module_adapter import ModuleImpl
 from reference_impl.naive import NaiveResNet
+from reference_impl.netspec_modules import stacked_block_weights
 from reference_impl.plugin_training import CONTRACT_NETWORK, train_network
 from reference_impl.protocol import Capability, NetSpec
 from reference_impl.reference import make_reference_dense
@@ -73,3 +75,40 @@ def test_a_training_claim_trains_the_example_network(example) -> None:
 def test_the_example_is_about_fifteen_lines(example) -> None:
     source = Path(example.__file__).read_text().splitlines()
     assert len([line for line in source if line.strip()]) <= 18
+
+
+def test_drawn_stacked_the_networks_are_those_of_one_factory_call_each(example) -> None:
+    """``draw``: one factory call per spec, the weights of all S networks in one draw, bit-identical to S calls."""
+    calls = []
+
+    def counted(spec, generator):
+        calls.append(spec)
+        return example.one_network(spec, generator)
+
+    spec = NetSpec(width=8, depth=3, activation="tanh", dtype="float64")
+    fast = ModuleImpl("drawn", counted, draw=stacked_block_weights)
+    validate(fast, spec, grad=True, train=True)
+    calls.clear()
+    nets = [impl.build(spec, 5, torch.Generator().manual_seed(2)) for impl in (fast, example.factory())]
+    assert len(calls) <= 1
+    x, g_out = torch.randn(5, 2, 8, dtype=torch.float64), torch.randn(5, 2, 8, dtype=torch.float64)
+    for a, b in zip(nets[0].grad_trace(x, g_out), nets[1].grad_trace(x, g_out)):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match=r"draw\(\) returned \['blocks.0.U'\]"):
+        ModuleImpl("typo", counted, draw=lambda spec, s, gen: {"blocks.0.U": torch.zeros(s, 8, 8)}).build(spec, 2, torch.Generator())
+
+
+def test_trainable_blocks_are_reset_on_every_call(example) -> None:
+    """The optimizer route's modules are built once per (spec, S): a second call holds only what it is given."""
+    spec = NetSpec(width=8, depth=3, activation="tanh", dtype="float64")
+    impl = example.factory()
+    weights = [impl.build(spec, 2, torch.Generator().manual_seed(i)).layer_weights() for i in range(2)]
+    first = impl.trainable_blocks(spec, weights[0])
+    with torch.no_grad():
+        for p in first[0].parameters():
+            p.add_(1.0)
+            p.grad = torch.ones_like(p)
+    second = impl.trainable_blocks(spec, weights[1])
+    for i, blocks in enumerate(second):
+        assert torch.equal(torch.stack([b.V.weight for b in blocks]), weights[1]["V"][i])
+        assert all(p.grad is None for p in blocks.parameters())

@@ -6,7 +6,8 @@ pytest.importorskip("mup", reason="mup is not installed: pip install --no-deps m
 
 from claims.validate import validate  # noqa: E402
 from reference_impl.protocol import NetSpec  # noqa: E402
-from reference_impl.thirdparty.mup_resnet import make_mup_resnet  # noqa: E402
+from reference_impl.module_adapter import ModuleImpl  # noqa: E402
+from reference_impl.thirdparty.mup_resnet import make_mup_resnet, one_network  # noqa: E402
 
 
 def test_mup_resnet_meets_the_contract_and_declines_what_it_cannot_express() -> None:
@@ -19,3 +20,11 @@ def test_mup_resnet_meets_the_contract_and_declines_what_it_cannot_express() -> 
     for bad in (spec.with_(preact=False), spec.with_(input_dim=3), spec.with_(init="fbm", init_param=0.7)):
         with pytest.raises(NotImplementedError):
             impl.build(bad, 1, torch.Generator())
+
+
+def test_the_stacked_draw_builds_the_networks_of_one_factory_call_each() -> None:
+    spec = NetSpec(width=12, depth=5, init="uniform")
+    fast = make_mup_resnet().build(spec, 3, torch.Generator().manual_seed(4))
+    slow = ModuleImpl("one at a time", one_network).build(spec, 3, torch.Generator().manual_seed(4))
+    assert sorted(fast.params) == sorted(slow.params)
+    assert all(torch.equal(fast.params[k], slow.params[k]) for k in fast.params)

@@ -65,3 +65,11 @@ def test_the_librarys_sgd_carries_its_depth_rule_into_training() -> None:
         ratio[impl.name] = float(out["d16"].features[:, -1, -1].mean() / out["d4"].features[:, -1, -1].mean())
     assert "unit_scaling.optim.SGD" in how or "torch.optim.sgd.SGD" in how
     assert 0.7 < ratio["unit-scaling-umup"] < 1.4 and 1.5 < ratio["torch-sgd"] < 2.5, ratio
+
+
+def test_the_stacked_draw_builds_the_networks_of_one_factory_call_each() -> None:
+    spec = NetSpec(width=12, depth=5, sigma_w2=1.0)
+    fast = make_unit_scaling_umup().build(spec, 3, torch.Generator().manual_seed(4))
+    slow = ModuleImpl("one at a time", one_network, netspec_blocks=False).build(spec, 3, torch.Generator().manual_seed(4))
+    assert sorted(fast.params) == sorted(slow.params)
+    assert all(torch.equal(fast.params[k], slow.params[k]) for k in fast.params)
