@@ -32,6 +32,7 @@ import datetime as dt
 import json
 import platform
 import time
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -42,7 +43,7 @@ from scipy import stats as sps
 from . import __version__
 from .expected import Expected
 from .plugins import resolve
-from .run import run_claim
+from .run import Execution, run_claim
 from .reliability_table import render_markdown
 from .spec import VERDICTS, Claim, all_claims
 
@@ -241,10 +242,12 @@ def calibrate(
     log: Log | None = None,
     controls: Sequence[str] | None = None,
     expected: Expected | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Run every claim over ``seeds`` master seeds on ``impl`` and on each control it lists
     (only those named in ``controls`` when given; an empty list: the reference alone).
-    ``expected``: the expected-verdicts table; its ``violated`` lines for ``impl`` at ``budget`` are findings."""
+    ``expected``: the expected-verdicts table; its ``violated`` lines for ``impl`` at ``budget`` are findings.
+    ``executor``: where each run's cells go (claims.executors; None: in this process), one run at a time."""
     reference, _ = resolve(impl)
     seed_list = list(range(first_seed, first_seed + seeds))
     settings = {
@@ -284,7 +287,7 @@ def calibrate(
 
     for i, (claim, name, seed) in enumerate(todo):
         plugin = reference if name == reference.name else resolve(name)[0]
-        entry = run_claim(claim, plugin, budget, seed, device, dtype)
+        entry = run_claim(claim, plugin, budget, seed, device, dtype, execution=Execution(executor))
         rec = _record(claim, name, "reference" if plugin is reference else "control", seed, entry)
         runs.append(rec)
         if log:

@@ -130,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--dtype", default="float32", help="float32 or float64 (default float32)")
     c.add_argument("--out", default="reports/calibration",
                    help="folder for calibration.json and calibration.md (default reports/calibration/)")
+    c.add_argument("--executor", default="inline",
+                   help="where each run's cells go: inline (default), processes:N, or dask://HOST:PORT")
     c.add_argument("--controls", nargs="*", metavar="NAME", default=None,
                    help="only these of the listed controls (none after the flag: the reference alone)")
     c.add_argument("--expected", default=None, metavar="PATH",
@@ -394,10 +396,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         expected = load_expected(expected_path) if expected_path.is_file() else {}
     except ExpectedFileError as err:
         raise UsageError(str(err)) from err
+    executor = make_executor(args.executor)
+    if executor is not None:
+        _check_picklable(resolve(args.impl)[0], args.executor)
     log = None if args.quiet else (lambda line: print(line, flush=True))
     try:
         data = calibrate(claims, args.seeds, args.budget, args.device, args.dtype, args.impl, args.first_seed,
-                         out, resume=not args.fresh, log=log, controls=args.controls, expected=expected)
+                         out, resume=not args.fresh, log=log, controls=args.controls, expected=expected,
+                         executor=executor)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are kept in {out / 'calibration.json'}; "
               "rerun the same command to compute the rest", file=sys.stderr)

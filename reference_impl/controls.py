@@ -6,6 +6,7 @@ claim that cannot fail.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
@@ -38,6 +39,12 @@ class Control:
     def train_runs(self, spec: NetSpec, *args: Any, **kw: Any) -> dict:
         """Capability.TRAIN_STEP: the reference's training (reference_impl.training.train)."""
         return self.base.train_runs(spec, *args, **kw)
+
+    def __reduce__(self) -> tuple[Callable[[str, str], "Control"], tuple[str, str]]:
+        """Pickled by name (worker processes, Dask): a defect is often a lambda, which pickle cannot carry;
+        the receiving process imports the module that registers the control and looks it up."""
+        defect = getattr(self, "defect", None) or getattr(self, "law", None)
+        return registered, (self.name, getattr(defect, "__module__", None) or type(self).__module__)
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,14 @@ WEIGHT_LAWS: dict[str, WeightLaw] = {
     )
 }
 CONTROLS.update(WEIGHT_LAWS)
+
+
+def registered(name: str, module: str) -> Control:
+    """The control called ``name`` in CONTROLS once ``module`` (the one that registers it) is imported."""
+    importlib.import_module(module)
+    if name not in CONTROLS:
+        raise KeyError(f"control {name!r} is not registered in reference_impl.controls.CONTROLS by {module}")
+    return CONTROLS[name]
 
 
 def control(name: str) -> Callable[[], Control]:

@@ -18,7 +18,7 @@ def scripted(calls):
     """run_claim stand-in: the reference is violated at seed 3 and inconclusive at seeds 5, 6;
     scale-exponent-off is always violated; post-activation holds at seed 0."""
 
-    def run_claim(claim, impl, budget, seed, device, dtype):
+    def run_claim(claim, impl, budget, seed, device, dtype, execution=None):
         calls.append((claim.id, impl.name, seed))
         if impl.name == "reference":
             verdict = {3: "violated", 5: "inconclusive", 6: "inconclusive"}.get(seed, "holds")
@@ -139,16 +139,27 @@ def test_command_writes_the_table(monkeypatch, tmp_path, capsys):
     assert status == (0 if all_met(data) else 1)
 
 
+def test_runs_in_a_process_pool_give_the_inline_numbers(monkeypatch, tmp_path):
+    monkeypatch.setattr(cli, "select", lambda patterns: [_tiny_claim()])
+    tables = []
+    for executor, out in (("inline", tmp_path / "inline"), ("processes:2", tmp_path / "pool")):
+        cli.main(["calibrate", "--seeds", "2", "--budget", "smoke", "--out", str(out), "--quiet", "--executor", executor])
+        runs = json.loads((out / "calibration.json").read_text())["runs"]
+        tables.append({(r["impl"], r["seed"]): (r["verdict"], r["estimate"]) for r in runs})
+    assert len(tables[0]) == 4 and tables[0] == tables[1]
+
+
 @pytest.mark.parametrize("args, words", [(["--seeds", "0"], "--seeds 0"), (["--budget", "huge"], "--budget 'huge'"),
                                          (["--claims", "nope.*"], "unknown claim id"),
-                                         (["--controls", "nope"], "--controls ['nope'] unknown")])
+                                         (["--controls", "nope"], "--controls ['nope'] unknown"),
+                                         (["--executor", "threads"], "--executor 'threads'")])
 def test_bad_usage_exits_2(args, words, capsys, tmp_path):
     assert cli.main(["calibrate", "--out", str(tmp_path), *args]) == 2
     assert words in capsys.readouterr().err
 
 
 def test_a_recorded_finding_is_not_counted_as_false_alarms(monkeypatch):
-    monkeypatch.setattr(cal, "run_claim", lambda claim, impl, *a: {"verdict": "violated", "estimate": 1.0,
+    monkeypatch.setattr(cal, "run_claim", lambda claim, impl, *a, **kw: {"verdict": "violated", "estimate": 1.0,
                                                                    "ci": [0.9, 1.1], "seconds": 0.1})
     expected = {("reference", "smoke", "fake.claim"): ("violated", "the paper's rate does not reproduce (|s| > 1)"),
                 ("reference", "default", "fake.claim"): ("violated", "other budget: not used")}
