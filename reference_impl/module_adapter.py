@@ -25,6 +25,7 @@ Factory = Callable[[NetSpec, torch.Generator], nn.Module]
 Draw = Callable[[NetSpec, int, torch.Generator], Mapping[str, torch.Tensor]]  # (spec, S, generator) -> name -> (S, ...)
 Optimizer = Callable[[list[nn.Parameter], float], torch.optim.Optimizer]  # (parameters, learning rate)
 TEMPLATE_SEED = 0  # the network whose non-weight block parameters block() uses (module docstring of ModuleImpl)
+TEMPLATES_KEPT = 4  # specs whose template network is kept: training alternates the fine depth and each run's
 
 
 def _sub(params: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -176,7 +177,9 @@ class ModuleImpl:
         torch.func, so it is built plainly): its non-drawn parameters and buffers are every network's."""
         if spec not in self._templates:
             gen = torch.Generator(device=spec.device if spec.device.startswith("cuda") else "cpu")
-            self._templates = {spec: self.factory(spec, gen.manual_seed(TEMPLATE_SEED))}
+            while len(self._templates) >= TEMPLATES_KEPT:
+                del self._templates[next(iter(self._templates))]  # the oldest
+            self._templates[spec] = self.factory(spec, gen.manual_seed(TEMPLATE_SEED))
         return self._templates[spec]
 
     def trainable_blocks(self, spec: NetSpec, weights: Mapping[str, torch.Tensor]) -> list[nn.Module]:
