@@ -8,8 +8,9 @@ those of h_0..h_L; the training claims train the blocks with the suite's depth-m
 muP readout, so MuReadout enters no verdict. ``mup-resnet-musgd`` trains plain runs with mup.MuSGD
 instead (reference_impl.optim_training; mup's SGD rule for square hidden matrices is the unscaled
 rate, the rule the suite uses, and mup has no depth rule). Weights are drawn from the generator with
-the NetSpec's law (mup's own initialisers draw from the global RNG); specs mup's MLP cannot express
-(post-activation, res3, biases, an input layer, fBm / RBF weights) raise NotImplementedError.
+the NetSpec's law for every weight family (Gaussian, uniform, and the correlated fBm / RBF weights
+of the Marion claims: mup's own initialisers draw from the global RNG and are replaced anyway);
+specs mup's MLP cannot express (post-activation, res3, biases, an input layer) raise NotImplementedError.
 The adapter draws the block weights of all S networks in one call (``stacked_block_weights``, the
 stream of S factory calls) and builds the modules once per spec: mup's set_base_shapes costs
 milliseconds per network.
@@ -68,7 +69,7 @@ def _shapes(depth: int) -> tuple[dict, dict]:
 def one_network(spec: NetSpec, generator: torch.Generator) -> MupResNet:
     import mup
 
-    require(spec, block="res1", preact=True, bias_var=0.0, input_dim=None, init=("gaussian", "uniform"))
+    require(spec, block="res1", preact=True, bias_var=0.0, input_dim=None)
     net = MupResNet(spec.width, spec.depth, spec.branch_multiplier, spec.activation, spec.torch_dtype)
     net = draw_block_weights(net, spec, generator)  # NetSpec's law, entries of variance sigma_w2 / n
     base, delta = _shapes(spec.depth)
