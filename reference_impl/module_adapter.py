@@ -150,6 +150,10 @@ class ModuleImpl:
         self._templates: dict[NetSpec, nn.Module] = {}
         self._trainable: dict[tuple[NetSpec, int], list[nn.Module]] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (worker processes, Dask) without the built modules: a worker builds its own."""
+        return {**self.__dict__, "_templates": {}, "_trainable": {}}
+
     def blocks_of(self, net: nn.Module) -> nn.Module:
         return net.get_submodule(self.blocks)
 

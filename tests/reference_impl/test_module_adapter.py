@@ -112,3 +112,17 @@ def test_trainable_blocks_are_reset_on_every_call(example) -> None:
     for i, blocks in enumerate(second):
         assert torch.equal(torch.stack([b.V.weight for b in blocks]), weights[1]["V"][i])
         assert all(p.grad is None for p in blocks.parameters())
+
+
+def test_pickled_without_its_built_modules(example) -> None:
+    """Worker processes receive the adapter, not the networks it has built."""
+    import pickle
+
+    impl = ModuleImpl("drawn", example.one_network, draw=stacked_block_weights)
+    spec = NetSpec(width=8, depth=3, activation="tanh", dtype="float64")
+    impl.build(spec, 2, torch.Generator().manual_seed(0))
+    copy = pickle.loads(pickle.dumps(impl))
+    assert impl._templates and not copy._templates
+    x = torch.randn(2, 1, 8, dtype=torch.float64)
+    assert torch.equal(copy.build(spec, 2, torch.Generator().manual_seed(0)).trace(x),
+                       impl.build(spec, 2, torch.Generator().manual_seed(0)).trace(x))
