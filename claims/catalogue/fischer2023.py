@@ -22,7 +22,7 @@ data, not the prediction), standard errors clustered on the cell, Fieller set fo
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -277,34 +277,36 @@ def argmax_deviation(formula: Callable[..., float]) -> Callable[[Table, float], 
     Each configuration's vertex gets a Fieller set at the Bonferroni level 1 - (1 - level) / D; the
     set of possible values of max |d| given every d in its set is [max min|d|, max max|d|].
     """
-    def estimate(table: Table, level: float) -> Estimate:
-        params = _params(table)
-        configs = _configs(table)
-        per_level = 1 - (1 - level) / len(configs)
-        los, his, values, rows, series = [], [], [], [], []
-        for depth, s2, c0 in configs:
-            sub = _sub(table, depth, s2, c0)
-            fit, centre = _vertex_fit(sub, per_level)
-            value, pieces, _ = _vertex(fit, centre)
-            ref = math.log(formula(depth, s2, c0, params))
-            lo, hi = _distance_range([(a - ref, b - ref) for a, b in pieces])
-            los.append(lo)
-            his.append(hi)
-            values.append(abs(value - ref))
-            ci = hull(pieces)
-            label = f"L={depth}, s2={s2:g}, c0={c0:g}"
-            rows.append({"label": label, "argmax": math.exp(value), "ci": [math.exp(ci[0]), math.exp(ci[1])],
-                         "predicted": formula(depth, s2, c0, params), "log_ratio": value - ref,
-                         "finite_depth_theory": finite_depth_alpha_star(depth, s2, c0, params), "r2": fit.r2})
-            series.append(_response_series(sub, label, depth, s2, c0, params))
-        notes = "; ".join(f"{r['label']}: argmax {r['argmax']:.4g} (CI {r['ci'][0]:.3g}..{r['ci'][1]:.3g}) vs "
-                          f"formula {r['predicted']:.4g}" for r in rows)
-        return Estimate(max(values), [(max(los), max(his))], rows, {
-            "title": "Response d c_L / d c_0 (secant) against alpha, one curve per (L, sigma_w^2, c0)",
-            "xlabel": "residual scale alpha", "ylabel": "response chi (dimensionless)", "xlog": True, "ylog": False,
-            "series": series}, notes=notes)
+    return partial(_argmax_estimate, formula)  # picklable: worker processes receive the claim
 
-    return estimate
+
+def _argmax_estimate(formula: Callable[..., float], table: Table, level: float) -> Estimate:
+    """argmax_deviation's estimator for ``formula``."""
+    params = _params(table)
+    configs = _configs(table)
+    per_level = 1 - (1 - level) / len(configs)
+    los, his, values, rows, series = [], [], [], [], []
+    for depth, s2, c0 in configs:
+        sub = _sub(table, depth, s2, c0)
+        fit, centre = _vertex_fit(sub, per_level)
+        value, pieces, _ = _vertex(fit, centre)
+        ref = math.log(formula(depth, s2, c0, params))
+        lo, hi = _distance_range([(a - ref, b - ref) for a, b in pieces])
+        los.append(lo)
+        his.append(hi)
+        values.append(abs(value - ref))
+        ci = hull(pieces)
+        label = f"L={depth}, s2={s2:g}, c0={c0:g}"
+        rows.append({"label": label, "argmax": math.exp(value), "ci": [math.exp(ci[0]), math.exp(ci[1])],
+                     "predicted": formula(depth, s2, c0, params), "log_ratio": value - ref,
+                     "finite_depth_theory": finite_depth_alpha_star(depth, s2, c0, params), "r2": fit.r2})
+        series.append(_response_series(sub, label, depth, s2, c0, params))
+    notes = "; ".join(f"{r['label']}: argmax {r['argmax']:.4g} (CI {r['ci'][0]:.3g}..{r['ci'][1]:.3g}) vs "
+                      f"formula {r['predicted']:.4g}" for r in rows)
+    return Estimate(max(values), [(max(los), max(his))], rows, {
+        "title": "Response d c_L / d c_0 (secant) against alpha, one curve per (L, sigma_w^2, c0)",
+        "xlabel": "residual scale alpha", "ylabel": "response chi (dimensionless)", "xlog": True, "ylog": False,
+        "series": series}, notes=notes)
 
 
 def estimate_sigma_spread(table: Table, level: float) -> Estimate:
@@ -435,35 +437,38 @@ def _coefficient_estimator(column: str, derived: Callable[[Mapping[str, Any], in
     depths: each cell has its own input, and the coefficients vary from input to input (O(n^-1/2)),
     so the spread between cells, not the networks within one, sets the interval.
     """
+    return partial(_coefficient_estimate, column, derived, what)  # picklable: worker processes receive the claim
+
+
+def _coefficient_estimate(column: str, derived: Callable[[Mapping[str, Any], int], float], what: str, table: Table,
+                          level: float) -> Estimate:
+    """_coefficient_estimator's estimator."""
     from scipy import stats as sps
 
-    def estimate(table: Table, level: float) -> Estimate:
-        depths = table.unique("depth")
-        per_level = 1 - (1 - level) / len(depths)
-        fixed = table.rows[0]
-        los, his, values, rows, means, errs = [], [], [], [], [], []
-        for depth in depths:
-            vals = table.where(depth=depth).col(column)
-            ref = derived(fixed, depth)
-            m = float(np.mean(vals))
-            half = float(sps.t.ppf(0.5 + per_level / 2, len(vals) - 1)) * float(np.std(vals, ddof=1)) / math.sqrt(len(vals))
-            lo, hi = _distance_range([((m - half) / ref - 1.0, (m + half) / ref - 1.0)])
-            los.append(lo)
-            his.append(hi)
-            values.append(abs(m / ref - 1.0))
-            means.append(m)
-            errs.append(half)
-            rows.append({"label": f"L={depth}", "measured": m, "ci": [m - half, m + half], "derived": ref})
-        return Estimate(max(values), [(max(los), max(his))], rows, {
-            "title": f"{what} at one fixed input, against depth", "xlabel": "depth L", "ylabel": what, "xlog": True,
-            "ylog": False, "series": [{"label": "measured", "mean": {"x": [float(d) for d in depths], "y": means,
-                                                                    "yerr": errs}},
-                                      {"label": "derived (one loop)", "predicted": {
-                                          "x": [float(d) for d in depths], "y": [r["derived"] for r in rows]}}]},
-            notes="; ".join(f"{r['label']}: {r['measured']:.4g} [{r['ci'][0]:.4g}, {r['ci'][1]:.4g}] vs derived "
-                            f"{r['derived']:.4g}" for r in rows))
-
-    return estimate
+    depths = table.unique("depth")
+    per_level = 1 - (1 - level) / len(depths)
+    fixed = table.rows[0]
+    los, his, values, rows, means, errs = [], [], [], [], [], []
+    for depth in depths:
+        vals = table.where(depth=depth).col(column)
+        ref = derived(fixed, depth)
+        m = float(np.mean(vals))
+        half = float(sps.t.ppf(0.5 + per_level / 2, len(vals) - 1)) * float(np.std(vals, ddof=1)) / math.sqrt(len(vals))
+        lo, hi = _distance_range([((m - half) / ref - 1.0, (m + half) / ref - 1.0)])
+        los.append(lo)
+        his.append(hi)
+        values.append(abs(m / ref - 1.0))
+        means.append(m)
+        errs.append(half)
+        rows.append({"label": f"L={depth}", "measured": m, "ci": [m - half, m + half], "derived": ref})
+    return Estimate(max(values), [(max(los), max(his))], rows, {
+        "title": f"{what} at one fixed input, against depth", "xlabel": "depth L", "ylabel": what, "xlog": True,
+        "ylog": False, "series": [{"label": "measured", "mean": {"x": [float(d) for d in depths], "y": means,
+                                                                "yerr": errs}},
+                                  {"label": "derived (one loop)", "predicted": {
+                                      "x": [float(d) for d in depths], "y": [r["derived"] for r in rows]}}]},
+        notes="; ".join(f"{r['label']}: {r['measured']:.4g} [{r['ci'][0]:.4g}, {r['ci'][1]:.4g}] vs derived "
+                        f"{r['derived']:.4g}" for r in rows))
 
 
 def _kappa(p: Mapping[str, Any], depth: int) -> float:

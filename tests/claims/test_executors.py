@@ -34,3 +34,16 @@ def test_dask_local_cluster_matches_inline(inline):
 def test_bad_executor_is_a_clear_error(value):
     with pytest.raises(ExecutorError, match="--executor"):
         make_executor(value)
+
+
+def test_every_claim_and_listed_control_travels_to_a_worker():
+    """A cell sent to a process pool or Dask carries its claim (measurement, estimator, readings) and plug-in."""
+    import pickle
+
+    from claims.plugins import resolve
+    from claims.spec import all_claims
+
+    for claim in all_claims():
+        assert pickle.loads(pickle.dumps(claim)).declaration() == claim.declaration(), claim.id
+        for name in claim.controls:
+            pickle.dumps(resolve(name)[0])
