@@ -54,6 +54,9 @@ def table_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
         decl = row.get("declaration") or {}
         stale = (f"stale: {decl['stale']} of {decl['runs']} runs do not carry the claim's current declaration; "
                  if decl.get("stale") else "")
+        split = c.get("reading-dependent", 0)
+        if split:  # not a column: neither a false violation nor undecided, so the status says it
+            prefix += f"reading-dependent {split}/{n} (its counted readings disagree); "
         prefix = stale + prefix
         rows.append({
             "claim": row["claim"], "impl": ref["impl"], "role": "reference", "runs": n,

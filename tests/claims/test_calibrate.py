@@ -205,3 +205,13 @@ def test_the_reliability_table_shows_the_projection_labelled_as_such(monkeypatch
     text = render_markdown(calibrate(banded, seeds=5, budget="smoke"))
     assert "projected violated" in text and "normal fit of 5 estimates" in text and "projected power" in text
     assert "a projection, not a count" in text
+
+
+def test_a_reading_dependent_reference_is_named_in_the_status():
+    claim = types.SimpleNamespace(id="split.claim", controls=(), declaration=lambda: "d1", prediction=0.0, tolerance=0.1)
+    runs = [{"claim": "split.claim", "impl": "reference", "seed": s, "verdict": "reading-dependent", "estimate": None,
+             "ci": [None, None], "seconds": 1.0, "declaration": "d1"} for s in range(3)]
+    data = {"summary": cal.summarise(runs, [claim], "reference"), "targets": TARGETS, "runs": runs}
+    from claims.reliability_table import table_rows
+
+    assert "reading-dependent 3/3 (its counted readings disagree)" in table_rows(data)[0]["status"]
