@@ -50,7 +50,8 @@ def stacked_block_weights(spec: NetSpec, n_networks: int, generator: torch.Gener
     """The weights draw_block_weights gives S networks, drawn for all of them at once: parameter name
     (``blocks.k.name``) -> (S, n, n), for ModuleImpl's ``draw``. One fill per name, network-major, so
     for a single name with L n^2 a multiple of 16 (torch's CPU normal fill works in blocks of 16) it is
-    the same stream as S factory calls, bit for bit; otherwise the same law."""
+    the same stream as S factory calls: bit for bit for Gaussian and uniform weights, to rounding for
+    fBm / RBF (their normals are mixed by one batched GEMM); otherwise the same law."""
     out = {}
     for name in names:
         drawn = draw_layer_weights(spec, n_networks, (spec.width, spec.width), generator)  # (S, L, n, n)

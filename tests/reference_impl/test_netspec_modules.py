@@ -38,11 +38,13 @@ def test_a_layer_in_another_dtype_is_a_clear_error() -> None:
 
 
 @pytest.mark.parametrize("init,param", [("gaussian", 0.0), ("uniform", 0.0), ("fbm", 0.8), ("rbf", 0.1)])
-def test_stacked_weights_are_the_stream_of_one_draw_per_network(init: str, param: float) -> None:
+def test_stacked_weights_are_the_draws_of_one_call_per_network(init: str, param: float) -> None:
     spec = NetSpec(width=8, depth=6, init=init, init_param=param, dtype="float64")  # L n^2 a multiple of 16
     gen = torch.Generator().manual_seed(3)
     one_by_one = [draw_block_weights(_net(spec, torch.float64), spec, gen) for _ in range(3)]
     stacked = stacked_block_weights(spec, 3, torch.Generator().manual_seed(3))
     assert sorted(stacked) == sorted(f"blocks.{k}.V.weight" for k in range(6))
-    for k in range(6):
-        assert torch.equal(stacked[f"blocks.{k}.V.weight"], torch.stack([net.blocks[k].V.weight for net in one_by_one]))
+    for k in range(6):  # fBm / RBF mix the normals with one batched GEMM: equal to rounding
+        want = torch.stack([net.blocks[k].V.weight for net in one_by_one])
+        assert torch.equal(stacked[f"blocks.{k}.V.weight"], want) if init in ("gaussian", "uniform") else \
+            torch.allclose(stacked[f"blocks.{k}.V.weight"], want, rtol=1e-12, atol=1e-15)

@@ -224,7 +224,7 @@ def _calibration() -> dict[str, Any]:
 
     import claims.calibrate as cal
 
-    def run_claim(claim, impl, budget, seed, device, dtype):  # noqa: ANN001, ANN202
+    def run_claim(claim, impl, budget, seed, device, dtype, execution=None):  # noqa: ANN001, ANN202
         verdict = "violated" if impl.name != "reference" or seed == 1 else "holds"
         return {"verdict": verdict, "estimate": 0.5, "ci": [0.4, 0.6], "seconds": 0.5}
 

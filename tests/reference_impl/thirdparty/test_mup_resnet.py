@@ -23,7 +23,7 @@ def test_mup_resnet_meets_the_contract_and_declines_what_it_cannot_express() -> 
 
 
 def test_the_stacked_draw_builds_the_networks_of_one_factory_call_each() -> None:
-    spec = NetSpec(width=12, depth=5, init="fbm", init_param=0.7)
+    spec = NetSpec(width=12, depth=5, init="uniform")
     fast = make_mup_resnet().build(spec, 3, torch.Generator().manual_seed(4))
     slow = ModuleImpl("one at a time", one_network).build(spec, 3, torch.Generator().manual_seed(4))
     assert sorted(fast.params) == sorted(slow.params)
