@@ -199,15 +199,13 @@ class ModuleImpl:
         template = self.blocks_of(self._network(spec))
         state = {**dict(template.named_parameters()), **dict(template.named_buffers())}
         names = _block_weight_names(template[0], spec.width, self.weights)
+        given = {f"{k}.{p}": (c, k) for k in range(spec.depth) for c, p in names.items()}  # each written once
         nets = self._trainable[(spec, s)]
         with torch.no_grad():
             for i, blocks in enumerate(nets):
                 for name, t in [*blocks.named_parameters(), *blocks.named_buffers()]:
-                    t.copy_(state[name])
+                    t.copy_(weights[given[name][0]][i, given[name][1]] if name in given else state[name])
                     t.grad = None
-                for k, blk in enumerate(blocks):
-                    for c, p in names.items():
-                        blk.get_parameter(p).copy_(weights[c][i, k])
         return nets
 
     def block(self, spec: NetSpec, k: int, weights: Mapping[str, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
