@@ -1,17 +1,22 @@
-"""Training through the contract: the plug-in's blocks with the suite's SGD, decoupling and records."""
+"""A plug-in's network in training (reference_impl.training.plugin): through the contract, its blocks
+with the suite's SGD, decoupling and records reproduce the reference's trajectories; with an optimizer,
+torch.optim.SGD reproduces the contract and Adam runs deterministically."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from reference_impl.plugin_training import (CONTRACT_NETWORK, DRAW_GROUP, OWN_TRAINER, REFERENCE_NETWORK,
-                                            _group_generator, train_network, train_with)
+from claims.validate import ValidationError, validate
+from reference_impl.module_adapter import ModuleImpl
+from reference_impl.naive import NaiveResNet
 from reference_impl.protocol import NetSpec, SpecError
-from reference_impl.reference import make_reference, make_reference_dense
-from reference_impl.training import Run, TrainConfig, train
+from reference_impl.reference import make_reference_dense
+from reference_impl.training import DRAW_GROUP, Run, TrainConfig, group_generator, train, train_network, train_with
 
 RUNS = [Run("true4", 4, record_coupling=True, record_features=True), Run("dec4", 4, "paired", record_coupling=True),
         Run("true2", 2, record_coupling=True), Run("ind2", 2, "independent")]
+SPEC = NetSpec(width=8, depth=4, activation="tanh", parametrization="depth_mup", dtype="float64")
+PLAIN_RUNS = [Run("t4", 4, record_features=True), Run("t2", 2, record_features=True)]
 
 
 def _spec(n: int = 12, depth: int = 4, **kw) -> NetSpec:  # noqa: ANN003
@@ -25,7 +30,7 @@ def test_contract_path_reproduces_the_reference_trajectories(n_train: int) -> No
     s, cfg = DRAW_GROUP, TrainConfig(steps=2, n_train=n_train, n_test=1, lr=0.8)
     got = train_network(make_reference_dense(), _spec(), cfg, s, torch.Generator().manual_seed(3), RUNS)
     base = int(torch.randint(0, 2**62, (1,), generator=torch.Generator().manual_seed(3)))
-    want = train(_spec(), cfg, s, _group_generator(base, 0, _spec()), RUNS, path="dense")
+    want = train(_spec(), cfg, s, group_generator(base, 0, "cpu"), RUNS, path="dense")
     for r in RUNS:
         for field in ("f_train", "f_test", "loss", "coupling", "features"):
             a, b = getattr(got[r.name], field), getattr(want[r.name], field)
@@ -58,33 +63,6 @@ def test_results_do_not_depend_on_the_chunk_size() -> None:
         assert torch.allclose(one[r.name].f_test, two[r.name].f_test, atol=1e-12)
 
 
-class _Wrapper:
-    """A plug-in whose train_runs only calls the reference's trainer."""
-
-    name = "wrapper"
-
-    def train_runs(self, *args, **kw):  # noqa: ANN002, ANN003, ANN201
-        return train(*args, **kw)
-
-
-class _Own:
-    name = "own"
-
-    def train_runs(self, *args, **kw):  # noqa: ANN002, ANN003, ANN201
-        return {}
-
-
-def test_which_network_was_trained_is_recognised() -> None:
-    spec, cfg, runs = _spec(8, 2), TrainConfig(steps=1), [Run("t", 2)]
-    args = (spec, cfg, 16, torch.Generator().manual_seed(0), runs)
-    assert train_with(_Wrapper(), *args)[1] == REFERENCE_NETWORK
-    assert train_with(make_reference(), *args)[1] == REFERENCE_NETWORK
-    assert train_with(make_reference_dense(), *args)[1] == CONTRACT_NETWORK
-    assert train_with(_Own(), *args)[1] == OWN_TRAINER
-    with pytest.raises(NotImplementedError, match="cannot train"):
-        train_with(object(), *args)
-
-
 def test_specs_the_contract_cannot_train_say_why() -> None:
     cfg, gen = TrainConfig(steps=1), torch.Generator().manual_seed(0)
     impl = make_reference_dense()
@@ -96,3 +74,47 @@ def test_specs_the_contract_cannot_train_say_why() -> None:
         train_network(impl, _spec(8, 4, init="uniform"), cfg, 4, gen, [Run("d", 2)], fine_depth=4)
     with pytest.raises(NotImplementedError, match="negative control"):
         train_network(impl, _spec(8, 2), cfg, 4, gen, [Run("d", 2, "untransposed")])
+
+
+# ------------------------------------------------------------------------------------------------
+# a module plug-in trained by its optimizer
+# ------------------------------------------------------------------------------------------------
+def _impl(optimizer=None, netspec_blocks: bool = True) -> ModuleImpl:  # noqa: ANN001
+    """NetSpec's own network as an nn.Module (reference_impl.naive), through the module adapter."""
+    return ModuleImpl("naive", lambda spec, gen: NaiveResNet(spec).reset_parameters_(gen), optimizer=optimizer,
+                      netspec_blocks=netspec_blocks)
+
+
+def _adam(params: list, lr: float) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=lr)
+
+
+def test_torch_sgd_at_the_suites_rate_reproduces_the_contract() -> None:
+    cfg = TrainConfig(steps=3, n_train=2, n_test=1, lr=0.7, lr_depth_exponent=0.3)
+    want = train_network(_impl(), SPEC, cfg, 20, torch.Generator().manual_seed(1), PLAIN_RUNS)
+    got, how = train_with(_impl(torch.optim.SGD), SPEC, cfg, 20, torch.Generator().manual_seed(1), PLAIN_RUNS)
+    assert how == "trained with the plug-in's network by its optimizer torch.optim.sgd.SGD"
+    for r in PLAIN_RUNS:
+        for field in ("f_train", "f_test", "loss", "features"):
+            assert torch.allclose(getattr(got[r.name], field), getattr(want[r.name], field), atol=1e-12), (r.name, field)
+
+
+def test_adam_trains_deterministically() -> None:
+    cfg = TrainConfig(steps=3, n_train=2, n_test=1, lr=0.01)
+    one, how = train_with(_impl(_adam), SPEC, cfg, 16, torch.Generator().manual_seed(2), PLAIN_RUNS)
+    two, _ = train_with(_impl(_adam), SPEC, cfg, 16, torch.Generator().manual_seed(2), PLAIN_RUNS)
+    sgd, _ = train_with(_impl(torch.optim.SGD), SPEC, cfg, 16, torch.Generator().manual_seed(2), PLAIN_RUNS)
+    assert "_adam (torch.optim.adam.Adam)" in how
+    for r in PLAIN_RUNS:
+        assert torch.equal(one[r.name].f_train, two[r.name].f_train)
+        assert torch.isfinite(one[r.name].features).all()
+        assert not torch.allclose(one[r.name].f_train[:, -1], sgd[r.name].f_train[:, -1])
+        assert float(one[r.name].loss[:, -1].mean()) < float(one[r.name].loss[:, 0].mean())
+
+
+def test_validation_checks_the_blocks_the_optimizer_trains() -> None:
+    """Random non-weight parameters (here branch biases) differ between the built and the trained networks."""
+    impl = _impl(torch.optim.SGD, netspec_blocks=False)
+    validate(impl, SPEC, train=True)
+    with pytest.raises(ValidationError, match="the blocks its optimizer trains"):
+        validate(impl, SPEC.with_(bias_var=0.5), train=True)
