@@ -55,6 +55,7 @@ def run_steps(net: Network, run: Run, cfg: TrainConfig, y: torch.Tensor) -> RunR
         if last:
             break
         net.update(chi)
+        del p  # free this step's pass before the next forward: one pass in memory at a time
     return rec.result()
 
 
@@ -67,6 +68,7 @@ def train_chunks(cfg: TrainConfig, runs: Sequence[Run], n_networks: int, chunk: 
     for start in range(0, n_networks, chunk):
         d = draw_chunk(start, min(start + chunk, n_networks))
         parts.append([run_steps(network(r, d), r, cfg, y.to(d.v.device)) for r in runs])
+        del d  # free this chunk's weights before the next chunk is drawn: one chunk in memory at a time
     return {r.name: cat_results([p[i] for p in parts]) for i, r in enumerate(runs)}
 
 

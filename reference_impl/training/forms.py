@@ -219,3 +219,4 @@ class NetSpecNetwork:
             if self.W is not None:
                 self.W.write(l, k, sig[2] * coef_w, sig[3])
         self.k += b
+        self.signals = []

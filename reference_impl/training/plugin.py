@@ -139,6 +139,7 @@ class ContractNetwork:
     def update(self, chi: torch.Tensor) -> None:
         """SGD: W <- W - rate dLoss/dW per weight name (training.updates)."""
         self.w = {k: self.w[k] - self.rates[k] * torch.stack([gl[k] for gl in self.grads], 1) for k in self.w}
+        self.grads = []
 
     def _decoupling(self, x0: torch.Tensor) -> Callable[[int, torch.Tensor], torch.Tensor] | None:
         """g (S, B, n) -> (B_l(0) - W_l(0))^T g for the run's decoupled backward (None for true backprop).

@@ -141,7 +141,7 @@ def _train_plugin(impl: Any, spec: NetSpec, cfg: TrainConfig, n_networks: int, g
                   ) -> dict[str, RunResult]:
     """The plug-in routes: the plug-in's weights drawn in groups of DRAW_GROUP networks."""
     runs, fine = named_runs(spec, runs, fine_depth)
-    _check_plugin(spec, runs, fine)
+    _check_plugin(spec, cfg, runs, fine)
     spec = spec.with_(depth=fine, dtype="float64")  # the training setting is float64
     step = dense_chunk(spec.width, fine, cfg, runs) if chunk is None else max(1, chunk // DRAW_GROUP) * DRAW_GROUP
     base = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
@@ -156,10 +156,13 @@ def _train_plugin(impl: Any, spec: NetSpec, cfg: TrainConfig, n_networks: int, g
     return train_chunks(cfg, runs, n_networks, step, draw_chunk, partial(network, impl, spec, cfg))
 
 
-def _check_plugin(spec: NetSpec, runs: Sequence[Run], fine: int) -> None:
+def _check_plugin(spec: NetSpec, cfg: TrainConfig, runs: Sequence[Run], fine: int) -> None:
     if spec.input_dim is not None:
         raise SpecError(f"NetSpec.input_dim={spec.input_dim}: training supplies the frozen muP input layer itself "
                         "(TrainConfig.input_dim); build the trained network without one (input_dim=None)")
+    if spec.block == "res1" and not spec.preact and cfg.post_branch_input == "phi":
+        raise NotImplementedError("post_branch_input='phi' trains phi(h + a V phi(h)), a block NetSpec does not describe "
+                                  "(its post-activation res1 block is phi(h + a V h)); the plug-in's blocks compute NetSpec's")
     for r in runs:
         if r.backward not in CONTRACT_BACKWARDS:
             raise NotImplementedError(f"run {r.name!r}: backward {r.backward!r} is a defect of the reference's trainer "

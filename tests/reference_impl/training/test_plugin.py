@@ -74,6 +74,8 @@ def test_specs_the_contract_cannot_train_say_why() -> None:
         train_network(impl, _spec(8, 4, init="uniform"), cfg, 4, gen, [Run("d", 2)], fine_depth=4)
     with pytest.raises(NotImplementedError, match="negative control"):
         train_network(impl, _spec(8, 2), cfg, 4, gen, [Run("d", 2, "untransposed")])
+    with pytest.raises(NotImplementedError, match="NetSpec does not describe"):  # only the reference trains it
+        train_network(impl, _spec(8, 2, preact=False), TrainConfig(steps=1, post_branch_input="phi"), 4, gen)
 
 
 # ------------------------------------------------------------------------------------------------
