@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from .cache import CellCache, audit
+from .cache import CacheError, CacheWriteError, CellCache
 from .configs import check_config, describe_claim
 from .executors import ExecutorError, make_executor
 from .plugins import PluginError, available, resolve
@@ -112,12 +112,18 @@ def _parser() -> argparse.ArgumentParser:
                                      "or its folder; else the user cache folder)",
                        epilog="examples:\n  resnet-claims cache info\n  resnet-claims cache clear\n"
                               "  resnet-claims cache audit --fraction 0.05\n"
-                              "audit recomputes a random sample of cached cells and lists any whose stored numbers "
-                              "differ (exit status 1)",
+                              "  resnet-claims cache audit --impl mypkg.resnet:factory --seed 1234\n"
+                              "audit recomputes a random sample of cached cells (seeded from the clock; the seed is "
+                              "printed) and lists those that differ or that it could not check: exit status 0 only "
+                              "when every sampled cell was recomputed and equal (docs/cache.md)",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     k.add_argument("action", help="info, clear or audit")
     k.add_argument("--fraction", type=_fraction, default=0.1, metavar="F",
                    help="audit: share of cached cells recomputed, 0 < F <= 1 (default 0.1)")
+    k.add_argument("--seed", type=_seed, default=None, help="audit: seed of the sample (default: from the clock)")
+    k.add_argument("--impl", action="append", default=None, metavar="IMPL",
+                   help="audit: also check cells of this plug-in (module:factory or a registered name; repeatable); "
+                        "this package's implementations and controls are always checked")
     c = sub.add_parser("calibrate", help="measure the suite's false-alarm rate and power (reliability table)",
                        epilog=EXAMPLES_CALIBRATE, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--seeds", type=int, default=20, metavar="K", help="number of master seeds (default 20)")
@@ -273,26 +279,38 @@ def _progress(quiet: bool):  # type: ignore[no-untyped-def]
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
+    from .audit import audit, passed
+
     _check_choice("cache action", args.action, ("info", "clear", "audit"))
+    if args.action != "audit" and (args.seed is not None or args.impl):
+        raise UsageError(f"--seed and --impl apply to 'cache audit' only, not 'cache {args.action}'")
     cache = CellCache()
     if args.action == "clear":
-        print(f"removed {cache.clear()} cell(s) from {cache.path}")
+        try:
+            removed = cache.clear()
+        except CacheWriteError as exc:
+            print(f"resnet-claims: error: {printable(str(exc))}", file=sys.stderr)
+            return 1
+        print(f"removed {removed} cell(s) from {cache.path}")
         return 0
     if args.action == "info":
         info = cache.info()
         print(f"{info['path']}: {info['cells']} cell(s), {info['bytes'] / 1e6:.2f} MB"
               + ("" if info["writable"] else " (read-only)"))
         return 0
-    report = audit(cache, args.fraction)
+    report = audit(cache, args.fraction, args.seed, args.impl or ())
+    print(f"audit seed {report['seed']} (repeat this sample with --seed {report['seed']})")
     for entry in report["differ"]:
-        print(f"DIFFERS: cell {entry['key']} of {entry['claim']} on {printable(str(entry['impl']))}, "
-              f"{entry['params']} replicate {entry['replicate']}: stored {json.dumps(entry['stored'])[:300]}, "
-              f"recomputed {json.dumps(entry['recomputed'])[:300]}")
-    for entry in report["skipped"]:
-        print(f"skipped: cell {entry['key']}{' of ' + entry['claim'] if 'claim' in entry else ''}: {entry['why']}")
-    print(f"audited {report['sampled']} of {report['entries']} cached cell(s) in {cache.path}: {report['recomputed']} "
-          f"recomputed, {len(report['differ'])} differ, {len(report['skipped'])} skipped")
-    return 1 if report["differ"] else 0
+        print(f"DIFFERS: cell {entry['key']} of {entry['claim']} on {printable(entry['impl'])}, "
+              f"{printable(str(entry['params']))} replicate {entry['replicate']}: stored "
+              f"{printable(json.dumps(entry['stored']))[:300]}, recomputed {json.dumps(entry['recomputed'])[:300]}")
+    for entry in report["unchecked"]:
+        said = f" (its recipe says {printable(str(entry['claim']))} on {printable(entry['impl'])})" if "claim" in entry else ""
+        print(f"NOT CHECKED: cell {entry['key']}{said}: {printable(entry['why'])}")
+    print(f"audited {report['sampled']} of {report['entries']} cached cell(s) in {cache.path}: {report['equal']} "
+          f"recomputed and equal, {len(report['differ'])} differ, {len(report['unchecked'])} not checked"
+          + ("" if report["sampled"] else " (nothing to audit)"))
+    return 0 if passed(report) else 1
 
 
 def cmd_list(verbose: Sequence[str] | None = None) -> int:
@@ -321,7 +339,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if executor is not None:
         _check_picklable(impl, args.executor)
     update, bar = _progress(args.quiet)
-    execution = Execution(executor, None if args.no_cache else CellCache(), update, cell_timeout=args.cell_timeout)
+    cache = None if args.no_cache else CellCache(resume=out)
+    execution = Execution(executor, cache, update, cell_timeout=args.cell_timeout)
 
     def save(results: dict[str, Any]) -> None:
         write_results(results, out)
@@ -342,6 +361,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     write_results(results, out)
+    if cache is not None:
+        cache.finish_run()  # the run completed: cells kept only to resume it go
     _write_report([results], out, args.calibration)
     counts = ", ".join(f"{k} {v}" for k, v in results["run"]["counts"].items() if v)
     print(f"{counts}; {results['run']['seconds']:.1f}s; results in {out / 'results.json'}")
@@ -439,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous, warnings.formatwarning = warnings.formatwarning, _one_line_warning
     try:
         return commands[args.command]()
-    except (UsageError, ClaimError, PluginError, ExecutorError, FileNotFoundError) as exc:
+    except (UsageError, ClaimError, PluginError, ExecutorError, CacheError, FileNotFoundError) as exc:
         print(f"resnet-claims: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     finally:

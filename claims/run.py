@@ -8,7 +8,6 @@ import signal
 import threading
 import time
 import traceback
-import warnings
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from functools import partial
@@ -16,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
 
-from .cache import cell_key, code_version
+from .cache import cell_key
+from .identity import LOCAL_MEASURE, Identity, claim_identity, plugin_identity, suite_digest
 from .checked import CheckedImpl
 from .validate import impl_name
 from .configs import check_config, honoured_fields
@@ -175,42 +175,31 @@ class Execution:
     shared: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-def _cache_for(claim: Claim, impl: Any, ex: Execution) -> tuple[Any, str, Any]:
-    """(the cache to use or None, the code hash, the factory): no caching for a plug-in whose source
-    cannot be read unless it declares a cache_token (warned once per run)."""
-    from .plugins import origin
-
-    factory, _ = origin(impl)
-    if ex.cache is None:
-        return None, "", factory
-    code = code_version(claim.measure, impl, factory)
-    if code is None and getattr(impl, "cache_token", None) is None:
-        warnings.warn(f"plug-in {impl_name(impl)!r}: the source of a module it is defined in or imports cannot be "
-                      "read, so its cells are not cached (declare a cache_token to allow it; docs/plugins.md)",
-                      UncachedPluginWarning, stacklevel=3)
-        return None, "", factory
-    return ex.cache, code or "", factory
+def _cache_for(claim: Claim, impl: Any, ex: Execution) -> tuple[Any, Identity, tuple[str, Any]]:
+    """(where this claim's cells are kept: the cache, this run's resume store, or None; the plug-in's
+    identity; the claim's part of the key). Cells are reused across runs only when every piece of
+    code that computes them is named (claims/identity.py); otherwise only within this run."""
+    identity = plugin_identity(impl)
+    declaration, measure, suite_measure = claim_identity(claim)
+    if identity.shared and not suite_measure:
+        identity = identity.local(LOCAL_MEASURE)
+    store = None if ex.cache is None else ex.cache.store_for(identity, impl_name(impl))
+    return store, identity, (declaration, measure)
 
 
-class UncachedPluginWarning(UserWarning):
-    """A plug-in's cells are computed afresh every run: nothing can tell whether cached ones are current."""
-
-
-def _recipe(claim: Claim, impl: Any, device: str, dtype: str, networks: int, cell: Cell) -> dict[str, Any]:
-    """What ``cache audit`` needs to recompute a cell: claim, measurement, --impl value, the cell."""
-    from .plugins import origin
-
-    measure = claim.measure
-    return {"claim": claim.id, "measure": f"{getattr(measure, '__module__', '')}:{getattr(measure, '__qualname__', '')}",
-            "impl": origin(impl)[1], "device": device, "dtype": dtype, "networks": networks, "index": cell.index,
-            "params": _jsonable(cell.params), "replicate": cell.replicate, "seed": cell.seed}
+def _recipe(claim: Claim, identity: Identity, device: str, dtype: str, networks: int, cell: Cell) -> dict[str, Any]:
+    """Which cell an entry is, for ``cache audit``: it rebuilds the key from these numbers with the
+    catalogue's claim and the implementations it can name, and recomputes the cell only on a match.
+    ``impl`` and ``suite`` are for its messages; nothing in a recipe is imported or called."""
+    return {"claim": claim.id, "impl": identity.label(), "suite": suite_digest(), "device": device, "dtype": dtype,
+            "networks": networks, "index": cell.index, "params": _jsonable(cell.params), "replicate": cell.replicate,
+            "seed": cell.seed}
 
 
 def _compute(claim: Claim, impl: Any, device: str, dtype: str, networks: int, todo: list[Cell], ex: Execution):
     """Yield (cell, rows, from_cache) in sweep order: hits first-class, misses computed and stored as they finish."""
-    cache, code, factory = _cache_for(claim, impl, ex)
-    keys = [cell_key(claim.id, c.params, c.replicate, c.seed, networks, impl, device, dtype, code, factory)
-            for c in todo]
+    cache, identity, named = _cache_for(claim, impl, ex)
+    keys = [cell_key(claim.id, c.params, c.replicate, c.seed, networks, identity, device, dtype, *named) for c in todo]
     shared = [ex.shared.get(k) for k in keys]
     found = [f if f is not None or cache is None else cache.get(k) for k, f in zip(keys, shared)]
     missing = [c for c, f in zip(todo, found) if f is None]
@@ -224,7 +213,7 @@ def _compute(claim: Claim, impl: Any, device: str, dtype: str, networks: int, to
             rows = next(fresh)
             ex.computed += 1
             if cache is not None:
-                cache.put(key, rows, _recipe(claim, impl, device, dtype, networks, cell))
+                cache.put(key, rows, _recipe(claim, identity, device, dtype, networks, cell))
         ex.shared[key] = rows
         yield cell, (copy.deepcopy(rows) if again is not None else rows), hit
 
