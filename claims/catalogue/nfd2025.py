@@ -511,6 +511,8 @@ WIDTHS = {"smoke": (64, 128, 256), "default": (64, 128, 256, 512), "thorough": (
 
 INIT_WIDTH = register(Claim(
     id="nfd.init_coupling_width",
+    kind="paper",
+    kind_why="NFD's quoted O(1/n) rate of the init coupling",
     statement="At initialization the reused-weight forward-backward coupling is a finite-width effect that "
               "vanishes at rate O(1/n).",
     source=Source(PAPER, ARXIV, SRC_ABS + ": 'At initialization ... the coupling is a finite-width effect and "
@@ -537,6 +539,8 @@ INIT_WIDTH = register(Claim(
 
 INIT_DEPTH = register(Claim(
     id="nfd.init_coupling_depth_uniform",
+    kind="paper",
+    kind_why="NFD's statement that the init coupling is uniform over depth",
     statement="The O(1/n) init coupling is uniform over depth: at fixed width it does not grow with L.",
     source=Source(PAPER, ARXIV, SRC_ABS + ": '... vanishes at rate O(n^-1), uniformly over depth'"),
     quantity="D_1(L) = E[f_1(true) - f_1(decoupled)] at width 64 over depths",
@@ -556,6 +560,8 @@ INIT_DEPTH = register(Claim(
 
 SURVIVE = register(Claim(
     id="nfd.sgd_coupling_survives_width",
+    kind="paper",
+    kind_why="NFD's statement that an SGD-time coupling survives the infinite-width limit",
     statement="During SGD training a forward-backward correlation term appears that survives the infinite-width "
               "limit (at fixed depth), unlike the init coupling.",
     source=Source(PAPER, ARXIV, SRC_ABS + ": 'During training, however, SGD induces a nontrivial forward-backward "
@@ -619,6 +625,8 @@ def _coupling_readings() -> tuple[Reading, ...]:
 
 SGD_DEPTH = register(Claim(
     id="nfd.sgd_coupling_depth",
+    kind="paper",
+    kind_why="NFD's quoted O(L^-2) depth rate of the SGD-time coupling",
     statement="Under depth-muP the SGD-time reused-weight coupling is higher order in depth: it decays as "
               "O(L^-2), and its accumulated contribution over the layers becomes negligible as L -> infinity.",
     source=Source(PAPER, ARXIV, SRC_ABS + ": 'the reused-weight coupling term has a faster O(L^-2) decay'; "
@@ -641,6 +649,8 @@ SGD_DEPTH = register(Claim(
 
 DEPTH_ERROR = register(Claim(
     id="nfd.depth_error",
+    kind="paper",
+    kind_why="NFD's quoted O(1/L) depth-discretization error",
     statement="The finite-depth training dynamics converge to their depth limit with a depth-discretization "
               "error O(1/L) (weak error of observables).",
     source=Source(PAPER, ARXIV, SRC_ABS + ": 'the finite-network training dynamics converge to NFD with an "
@@ -695,6 +705,8 @@ def _norm_readings() -> tuple[Reading, ...]:
 
 NORMS = register(Claim(
     id="nfd.preact_stable_postact_explodes",
+    kind="paper",
+    kind_why="NFD v1's statement about post-activation feature growth",
     statement="Under 1/sqrt(L) branch scaling the pre-activation ResNet's feature norm stays bounded in depth "
               "while the post-activation ResNet with ReLU grows exponentially with depth.",
     source=Source(PAPER, ARXIV, "v1 (2512.21075v1) and companion material, as summarised in the project's "
