@@ -69,7 +69,9 @@ def _plain(value: Any, depth: int = 0) -> Any:
     return None
 
 
+@functools.lru_cache(maxsize=None)
 def _source(obj: Any) -> str:
+    """The source text of a function, class or module as loaded (read once per object)."""
     try:
         return inspect.getsource(obj)
     except (OSError, TypeError):

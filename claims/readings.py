@@ -8,10 +8,16 @@ lists every reading with its own verdict, estimate, confidence set, figure and c
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, fields
 from typing import Any, Mapping
 
+from reference_impl.controls import SpecDefect
+from reference_impl.training import TrainConfig
+
 from .aggregate import counted_verdicts, readings_verdict
+from .preregistration import data_was_seen
 from .spec import Claim, Reading
+from .validate import probe_spec
 
 # fields that a reading shares with its claim: kept once, in the claim's entry
 _SHARED = ("id", "statement", "source", "paper_numbers", "controls", "honours")
@@ -28,10 +34,11 @@ def run_readings(claim: Claim, impl: Any, budget: str, seed: int, device: str, d
     for reading in claim.readings:
         sub = run_claim(claim.under(reading), impl, budget, seed, device, dtype, config, execution)
         sub = {k: v for k, v in sub.items() if k not in _SHARED}
+        own = [a for a in sub.get("amendments") or [] if a.get("reading") == reading.name]
         sub.update(reading=reading.name, support=reading.support, degenerate=reading.degenerate,
                    reading_params=dict(reading.params), derived=reading.derived,
-                   digest=claim.reading_declaration(reading),
-                   amendments=[a for a in sub.get("amendments") or [] if a.get("reading") == reading.name])
+                   digest=claim.reading_declaration(reading), amendments=own,
+                   amended_after_measured=any(data_was_seen(a) for a in own))
         subs.append(sub)
     counted = [not r.degenerate for r in claim.readings]
     verdict = readings_verdict([s["verdict"] for s in subs], [not c for c in counted])
@@ -73,12 +80,6 @@ def setting(params: Mapping[str, Any]) -> dict[str, Any]:
     """What a configuration builds and trains, in one vocabulary: every NetSpec field, every TrainConfig
     field (with the rate parameters of RATE_PARAMETERS added in), the backward pass, and any other
     parameter as given."""
-    from dataclasses import asdict, fields
-
-    from reference_impl.training import TrainConfig
-
-    from .validate import probe_spec
-
     spec = asdict(probe_spec(params, "cpu", "float32"))
     train = {f.name: params.get(f.name, f.default) for f in fields(TrainConfig)}
     for name, field in RATE_PARAMETERS.items():
@@ -91,12 +92,6 @@ def setting(params: Mapping[str, Any]) -> dict[str, Any]:
 def control_effect(control: Any, declared: Mapping[str, Any]) -> dict[str, Any]:
     """The settings a negative control changes in the ``declared`` configuration (a spec defect on its
     NetSpec, a training defect's forced fields); empty when it leaves this configuration as it is."""
-    from dataclasses import asdict
-
-    from reference_impl.controls import SpecDefect
-
-    from .validate import probe_spec
-
     base = setting(declared)
     forced: dict[str, Any] = {}
     if isinstance(control, SpecDefect):

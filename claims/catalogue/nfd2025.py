@@ -588,14 +588,14 @@ LR_CONVENTIONS = (
     ("lr-extra-sqrtL", 0.5, "TP VI's 'dividing ... the parameter update by the square root of the depth' read as an "
      "explicit L^-1/2 on the SGD rate on top of the multiplier (its Adam factor applied to SGD)"),
 )
-COUPLING_STATS = {  # statistic: (prediction, tolerance, origin, support, tolerance reason, what it is)
+# statistic: (prediction, tolerance, origin, support, tolerance reason, what it is). One statistic per estimand:
+# the per-layer kappa_t = A_t / L is A_t's data with the slope shifted by exactly -1, so it is not a reading of
+# its own (its slope stays in the fit table of the claim's estimator; amendments.toml, 2026-12-03).
+COUPLING_STATS = {
     "A": (-1.5, 1.0, "derived", "abstract: 'its accumulated contribution over layers becomes negligible as L -> infinity'",
           "'Negligible' gives no rate: the band [-2.5, -0.5] runs from the quoted O(L^-2) (with the claim's 0.5 beyond "
           "it) to L^-1/2, the slowest decay the swept depths (a factor 8) tell from a constant (a factor 2.8).",
           "accumulated reused-weight backward coupling A_t = sum_l L^-1/2 E[c_l(t)]"),
-    "kappa": (-2.0, 0.5, "quoted", "abstract: 'the reused-weight coupling term has a faster O(L^-2) decay', read as the "
-              "per-layer term", "O(L^-2) quoted; 0.5 is half the distance to L^-1 (the per-layer share of an O(1) sum).",
-              "per-layer coupling term kappa_t = A_t / L"),
     "D": (-2.0, 0.5, "quoted", "abstract: dynamics converge to NFD (decoupled backward) with O(L^-1) error 'while the "
           "reused-weight coupling term has a faster O(L^-2) decay', read at the output",
           "O(L^-2) quoted; 0.5 is half the distance to the O(L^-1) discretization error it is said to beat.",
@@ -603,11 +603,28 @@ COUPLING_STATS = {  # statistic: (prediction, tolerance, origin, support, tolera
 }
 D1_DEGENERATE = ("D_1 is made by the initial backward pass alone, so it holds no SGD-time term by construction (it is "
                  "nfd.init_coupling_depth_uniform's statistic)")
+EXTRA_RATE_DEGENERATE = (
+    "configures the negative control lr-depth-factor (SGD rate lr L^-1/2 on top of the L^-1/2 multiplier), which "
+    "nfd.depth_error and nfd.feature_learning_depth_uniform reject as a bug, so it cannot also be a reading of the "
+    "paper's depth-muP")
+# the slope section 3's power counting expects in each (convention, statistic) (nfd2025.md section 11); None where
+# the counting gives no single value
+DERIVED = {("lr-constant", "A"): 0.0, ("lr-constant", "D"): 0.0, ("lr-extra-sqrtL", "A"): -0.5}
+EDGE = ("; its derived slope -1/2 lies on its band's edge (-0.5), so it cannot decide at any budget: only a band that "
+        "excludes L^-1/2, such as the quoted O(L^-2) read on A (-2 +- 0.5), would separate the paper's value from it")
+
+
+def _degenerate(conv: str, stat: str, t: int) -> str:
+    """Why a coupling reading is not counted ("" when it is)."""
+    if conv == "lr-extra-sqrtL":
+        return EXTRA_RATE_DEGENERATE + (EDGE if stat == "A" else "")
+    return D1_DEGENERATE if (stat, t) == ("D", 1) else ""
 
 
 def _coupling_readings() -> tuple[Reading, ...]:
     """Learning-rate convention x statistic x time (t = 1: the first backward pass after an update;
-    t = T = 2: the later one); declared before any reading was measured."""
+    t = T = 2: the later one). Declared after the claim's own default and thorough verdicts (violated)
+    had been seen, before any reading was measured; later changes are in amendments.toml."""
     out = []
     for conv, extra, conv_support in LR_CONVENTIONS:
         for stat, (pred, tol, origin, support, why, what) in COUPLING_STATS.items():
@@ -617,7 +634,7 @@ def _coupling_readings() -> tuple[Reading, ...]:
                     params={"lr_extra_depth_exponent": extra}, prediction=pred, tolerance=tol, tolerance_why=why,
                     prediction_origin=origin, quantity=f"{what}, t = {t}, SGD rate lr * L^-{extra:g}",
                     estimand=f"log-log slope of |{stat}_{t}| against depth L",
-                    degenerate=D1_DEGENERATE if (stat, t) == ("D", 1) else "",
+                    degenerate=_degenerate(conv, stat, t), derived=DERIVED.get((conv, stat)),
                     estimate=partial(depth_slope, key=f"{stat}{t}", predicted=pred,
                                      title=f"{what} against depth ({conv}, t = {t})", ylabel=f"|{stat}_{t}|")))
     return tuple(out)
@@ -642,7 +659,7 @@ SGD_DEPTH = register(Claim(
             "default": _sw({"depth": (4, 8, 16, 32)}, 1024, width=128, steps=2),
             "thorough": _sw({"depth": (4, 8, 16, 32, 64, 128)}, 1024, reps=2, width=256, steps=2)},
     measure=measure_coupling_depth, estimate=estimate_sgd_depth,
-    controls=("no-depth-multiplier",), requires=REQUIRES,
+    controls=("no-depth-multiplier",), positive_controls=("sgd-rate-decay",), requires=REQUIRES,
     paper_numbers=({"what": "depth rate of the reused-weight coupling", "paper": "O(L^-2)", "ours": "see estimate"},),
     readings=_coupling_readings(),
 ))
