@@ -92,11 +92,11 @@ def load_log(path: Path | None = None) -> list[dict[str, Any]]:
     entries = data.get("amendment", [])
     for i, entry in enumerate(entries, 1):
         where = f"{path}: [[amendment]] number {i} ({entry.get('claim', '?')})"
-        missing = [k for k in REQUIRED if not isinstance(entry.get(k), str)
+        missing = [k for k in REQUIRED if not (isinstance(entry.get(k), str) and (entry[k].strip() or k == "commit"))
                    and not (k == "claim" and _claim_list(entry.get(k)))]
         unknown = sorted(set(entry) - set(REQUIRED) - set(OPTIONAL))
         if missing or unknown:
-            raise AmendmentsError(f"{where}: missing text field(s) {missing}, unknown field(s) {unknown}; "
+            raise AmendmentsError(f"{where}: missing or empty field(s) {missing}, unknown field(s) {unknown}; "
                                   f"fields: {', '.join(REQUIRED)} (required), {', '.join(OPTIONAL)} (optional)")
         try:
             dt.date.fromisoformat(entry["date"])
@@ -144,7 +144,8 @@ def chain_problems(log: Sequence[Mapping[str, Any]], pinned: Mapping[str, str],
     for k, digest in current.items():
         if pinned.get(k) != digest:
             problems.append(f"{k}: the declaration changed (pinned {pinned.get(k, 'nothing')}, now {digest}). Add "
-                            f"an [[amendment]] to claims/catalogue/amendments.toml with what changed, why, the data "
+                            f"an [[amendment]] (`python -m claims.preregistration` prints one with the digests "
+                            f"filled in) to claims/catalogue/amendments.toml with what changed, why, the data "
                             f"seen and the verdict before and after at the same seed and budget, digest_before = "
                             f"\"{last.get(k, '')}\", digest_after = \"{digest}\", and set the line '{k} {digest}' in "
                             f"claims/catalogue/declarations.txt")
@@ -159,6 +160,25 @@ def chain_problems(log: Sequence[Mapping[str, Any]], pinned: Mapping[str, str],
             problems.append(f"{k}: no longer declared, but its latest amendment's digest_after is {last[k]}, not "
                             f"\"{REMOVED}\"")
     return problems
+
+
+def skeleton(log: Sequence[Mapping[str, Any]], pinned: Mapping[str, str], current: Mapping[str, str],
+             date: str | None = None) -> str:
+    """A ready-to-fill [[amendment]] for every key whose digest moved since it was pinned (digest tables
+    filled in, text fields left to write); empty when nothing moved."""
+    last: dict[str, str] = {}
+    for entry in log:
+        last.update({k: after for k, (_, after) in changes(entry).items()})
+    moved = [k for k in current if pinned.get(k) != current[k]] + sorted(set(pinned) - set(current))
+    if not moved:
+        return ""
+    claims = sorted({k.split("@", 1)[0] for k in moved})
+    claim = f'"{claims[0]}"' if len(claims) == 1 else "[" + ", ".join(f'"{c}"' for c in claims) + "]"
+    lines = ["[[amendment]]", f'date = "{date or dt.date.today().isoformat()}"', 'commit = ""', f"claim = {claim}"]
+    lines += [f'{field} = ""  # to write' for field in REQUIRED[3:]]
+    lines += ["[amendment.digest_before]"] + [f'"{k}" = "{last.get(k, pinned.get(k, ""))}"' for k in moved]
+    lines += ["[amendment.digest_after]"] + [f'"{k}" = "{current.get(k, REMOVED)}"' for k in moved]
+    return "\n".join(lines) + "\n"
 
 
 def is_recording(entry: Mapping[str, Any]) -> bool:
@@ -220,3 +240,8 @@ def package_commit() -> str:
         return NOT_GIT
     dirty = git("status", "--porcelain", "--", *DECLARING_PATHS)
     return head + ("-dirty" if dirty else "")
+
+
+if __name__ == "__main__":  # python -m claims.preregistration: the amendment to add for the declarations that moved
+    print(skeleton(load_log(), load_pinned(), current_digests()) or "every declaration is as pinned", end="")
+

@@ -91,9 +91,11 @@ def test_one_entry_moves_several_keys_with_a_table(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[[amendment]]\ndate = "2026-12-03"\n', "missing text field"),
-    ('[[amendment]]\ndate = "3 Dec"\ncommit = ""\nclaim = "c"\nwhat = ""\nwhy = ""\ndata_seen = ""\n'
-     'verdict_before = ""\nverdict_after = ""\n', "not YYYY-MM-DD"),
+    ('[[amendment]]\ndate = "2026-12-03"\n', "missing or empty field"),
+    ('[[amendment]]\ndate = "2026-12-03"\ncommit = ""\nclaim = "c"\nwhat = ""\nwhy = "y"\ndata_seen = "d"\n'
+     'verdict_before = "b"\nverdict_after = "a"\n', r"missing or empty field\(s\) \['what'\]"),
+    ('[[amendment]]\ndate = "3 Dec"\ncommit = ""\nclaim = "c"\nwhat = "w"\nwhy = "y"\ndata_seen = "d"\n'
+     'verdict_before = "b"\nverdict_after = "a"\n', "not YYYY-MM-DD"),
     ("[[amendment]\n", "not valid TOML"),
 ])
 def test_a_malformed_log_is_named(tmp_path, text, message) -> None:
@@ -134,3 +136,16 @@ def test_current_digests_name_every_claim_and_reading() -> None:
 def test_package_commit_is_a_commit_or_says_it_is_not_a_checkout() -> None:
     commit = pre.package_commit()
     assert commit == pre.NOT_GIT or len(commit.removesuffix("-dirty")) == 40
+
+
+def test_the_skeleton_names_every_moved_key_with_its_digests(tmp_path) -> None:
+    log = _log(tmp_path, {"before": "", "after": "d1"})
+    text = pre.skeleton(log, {"x.claim": "d1", "x.claim@gone": "g1"}, {"x.claim": "d2"}, date="2026-12-03")
+    path = tmp_path / "skeleton.toml"
+    path.write_text(text.replace('""  # to write', '"filled"'))
+    (tmp_path / "raw.toml").write_text(text)
+    with pytest.raises(pre.AmendmentsError, match="empty"):  # the text fields must be written
+        pre.load_log(tmp_path / "raw.toml")
+    entry = pre.load_log(path)[0]
+    assert pre.changes(entry) == {"x.claim": ("d1", "d2"), "x.claim@gone": ("g1", pre.REMOVED)}
+    assert pre.skeleton(log, {"x.claim": "d1"}, {"x.claim": "d1"}) == ""
