@@ -16,6 +16,8 @@ from .cache import CacheError, CacheWriteError, CellCache
 from .configs import check_config, describe_claim
 from .executors import ExecutorError, make_executor
 from .plugins import PluginError, available, resolve
+from .preregistration import current_digests, render_pinned
+from .preregistration import describe as describe_declaration
 from .spec import BUDGETS, Claim, ClaimError, all_claims, select
 from .run import Execution
 from .verify import exit_status, summary_line, verify, write_results
@@ -83,10 +85,15 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="resnet-claims", description="Verify theoretical claims about deep ResNets.")
     sub = p.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", help="list every claim id with its statement and source",
-                        epilog="examples:\n  resnet-claims list\n  resnet-claims list --verbose marion.iid_sqrt_l_unique",
+                        epilog="examples:\n  resnet-claims list\n  resnet-claims list --verbose marion.iid_sqrt_l_unique\n"
+                               "  resnet-claims list --digests > claims/catalogue/declarations.txt",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ls.add_argument("--verbose", nargs="+", metavar="ID", default=None,
-                    help="for these claim ids or globs: the NetSpecs each budget builds and the --config fields honoured")
+                    help="for these claim ids or globs: the NetSpecs each budget builds, the --config fields honoured, "
+                         "the claim's kind, declaration digests and amendments")
+    ls.add_argument("--digests", action="store_true",
+                    help="print the current declaration digest of every claim and reading, in the format of "
+                         "claims/catalogue/declarations.txt")
     v = sub.add_parser("verify", help="run claims against an implementation and write results.json",
                        epilog=EXAMPLES_VERIFY, formatter_class=argparse.RawDescriptionHelpFormatter)
     v.add_argument("--claims", nargs="+", metavar="ID", help="claim ids or globs (default: all)")
@@ -313,9 +320,12 @@ def cmd_cache(args: argparse.Namespace) -> int:
     return 0 if passed(report) else 1
 
 
-def cmd_list(verbose: Sequence[str] | None = None) -> int:
+def cmd_list(verbose: Sequence[str] | None = None, digests: bool = False) -> int:
+    if digests:
+        print(render_pinned(current_digests()), end="")
+        return 0
     if verbose:
-        print("\n".join(describe_claim(c) for c in select(verbose)))
+        print("\n".join(f"{describe_claim(c)}\n{describe_declaration(c)}" for c in select(verbose)))
         return 0
     for c in all_claims():
         print(f"{c.id}\n    {c.statement}\n    source: {c.source.paper}, arXiv:{c.source.arxiv}, {c.source.where}")
@@ -455,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``resnet-claims`` command."""
     parser = _parser()
     args = parser.parse_args(argv)
-    commands = {"list": lambda: cmd_list(args.verbose), "verify": lambda: cmd_verify(args),
+    commands = {"list": lambda: cmd_list(args.verbose, args.digests), "verify": lambda: cmd_verify(args),
                 "cache": lambda: cmd_cache(args), "calibrate": lambda: cmd_calibrate(args), "report": lambda: cmd_report(args)}
     previous, warnings.formatwarning = warnings.formatwarning, _one_line_warning
     try:

@@ -20,6 +20,7 @@ from .identity import LOCAL_MEASURE, Identity, claim_identity, plugin_identity, 
 from .checked import CheckedImpl
 from .validate import impl_name
 from .configs import check_config, honoured_fields
+from .preregistration import amendments_for, data_was_seen, package_commit
 from .spec import CellContext, Claim, Estimate, Table
 from .stats import equivalence_verdict, hull
 from .sweep import Cell, cells
@@ -120,8 +121,18 @@ def measure_cell(claim: Claim, impl: Any, device: str, dtype: str, networks: int
 
 
 def _entry(claim: Claim, budget: str) -> dict[str, Any]:
+    """A results entry's declared part: what was claimed, how it is measured, its kind, its declaration
+    digest with the package's git commit, and the amendments the log records for it."""
+    amendments = amendments_for(claim.id)
     return {
         "id": claim.id,
+        "kind": claim.kind,
+        "kind_why": claim.kind_why,
+        "digest": claim.declaration(),
+        "commit": package_commit(),
+        "amendments": amendments,
+        "amended_after_measured": any(data_was_seen(a) for a in amendments),
+        "positive_controls": list(claim.positive_controls),
         "statement": claim.statement,
         "quantity": claim.quantity,
         "estimand": claim.estimand,

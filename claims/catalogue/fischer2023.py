@@ -508,6 +508,8 @@ KERNEL_SOURCE = Source(PAPER, ARXIV, "abstract ('systematic finite-size field th
                        + DERIVED)
 KERNEL = register(Claim(
     id="fischer.kernel_recursion_finite_n",
+    kind="paper",
+    kind_why="Fischer et al.'s finite-size theory: the derived one-loop 1/N coefficient of the mean kernel",
     statement="At a fixed input, the mean kernel of a width-N network deviates from the infinite-width recursion by "
               "kappa_L / N with the one-loop coefficient kappa_L of the finite-size theory.",
     source=KERNEL_SOURCE,
@@ -533,6 +535,8 @@ KERNEL = register(Claim(
 
 KERNEL_VARIANCE = register(Claim(
     id="fischer.kernel_fluctuation_finite_n",
+    kind="paper",
+    kind_why="Fischer et al.'s finite-size theory: the derived one-loop kernel fluctuations",
     statement="At a fixed input, the kernel of a width-N network fluctuates across networks with variance "
               "V_L / N, V_L the one-loop value of the finite-size theory.",
     source=KERNEL_SOURCE,
@@ -576,6 +580,8 @@ def _argmax_sweeps(params: Mapping[str, Any]) -> dict[str, Sweep]:
 
 ARGMAX = register(Claim(
     id="fischer.response_argmax",
+    kind="paper",
+    kind_why="Fischer et al.'s analytical optimum alpha* of the response",
     statement="The network's response to its input peaks, as a function of the residual scale alpha, at the "
               "analytical optimum alpha* of the theory, across depths, weight variances and input correlations.",
     source=Source(PAPER, ARXIV, "abstract ('analytical expressions for the response function' and 'an analytical "
@@ -620,6 +626,8 @@ def _sigma_sweeps(params: Mapping[str, Any]) -> dict[str, Sweep]:
 
 SIGMA = register(Claim(
     id="fischer.alpha_star_weak_sigma_dependence",
+    kind="paper",
+    kind_why="Fischer et al.'s statement that alpha* depends only weakly on the weight variance",
     statement="The optimal residual scale alpha* depends only weakly on the weight variance: over sigma_w^2 from "
               "0.5 to 16 it moves by less than half (in log) of what alpha* ~ 1/sigma_w would give.",
     source=Source(PAPER, ARXIV, "abstract ('optimal scaling parameter that depends only weakly on other network "
@@ -662,6 +670,8 @@ def _range_sweeps(params: Mapping[str, Any]) -> dict[str, Sweep]:
 
 RANGE = register(Claim(
     id="fischer.empirical_range_is_max_sensitivity",
+    kind="paper",
+    kind_why="Fischer et al.'s statement that the empirically used alphas lie in the range of maximal sensitivity",
     statement=f"For deep networks as used in practice (tens to hundreds of residual blocks) the empirically "
               f"beneficial residual scales alpha in {EMPIRICAL_RANGE} lie in the range of maximal sensitivity: both "
               "reach at least half of the maximal response gain.",

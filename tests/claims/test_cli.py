@@ -17,6 +17,23 @@ def test_list_prints_every_claim_id(capsys):
         assert claim.id in out and claim.source.arxiv in out
 
 
+def test_list_digests_prints_the_pinned_file_format(capsys):
+    from claims.preregistration import PINNED_PATH, load_pinned
+
+    assert main(["list", "--digests"]) == 0
+    out = capsys.readouterr().out
+    lines = [line.split() for line in out.splitlines() if line and not line.startswith("#")]
+    assert dict(lines) == load_pinned(PINNED_PATH)  # the catalogue is as pinned
+
+
+def test_list_verbose_shows_kind_digests_and_amendments(capsys):
+    assert main(["list", "--verbose", "nfd.sgd_coupling_depth"]) == 0
+    out = capsys.readouterr().out
+    claim = select(["nfd.sgd_coupling_depth"])[0]
+    assert f"declaration digest: {claim.declaration()}" in out and "kind: paper" in out
+    assert "(bdc8f2b)" in out and "made after data had been seen" in out and "positive controls: sgd-rate-decay" in out
+
+
 @pytest.mark.parametrize(
     "argv, words",
     [(["verify", "--claims", "nope"], "unknown claim id 'nope'"),

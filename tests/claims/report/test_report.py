@@ -274,3 +274,32 @@ def test_phase_diagram_figure_draws_boundary_band_points_and_prediction() -> Non
                  "explosion", "identity", "CI band"):
         assert text in svg
     assert figure_svg({"kind": "phase", "boundary": {"x": [], "y": []}}, title="t", salt="p") is None
+
+
+def test_the_report_shows_kind_digest_commit_amendments_and_the_counted_readings(results, tmp_path, monkeypatch):
+    """A claim amended after data was seen says so beside its verdict, with the amendment; the summary
+    is grouped by kind; an inconclusive headline over readings shows how many were violated."""
+    import claims.preregistration as pre
+    from claims.run import _entry
+
+    log = tmp_path / "amendments.toml"
+    log.write_text('[[amendment]]\ndate = "2026-12-03"\ncommit = "abc1234"\nclaim = "marion.iid_sqrt_l_unique"\n'
+                   'what = "tolerance 0.05 -> 0.06"\nwhy = "a stated reason"\ndata_seen = "the default run"\n'
+                   'verdict_before = "at seed 0, budget default: violated"\n'
+                   'verdict_after = "at seed 0, budget default: holds"\n')
+    monkeypatch.setattr(pre, "LOG_PATH", log)
+    declared = _entry(select(["marion.iid_sqrt_l_unique"])[0], "smoke")
+    assert declared["amended_after_measured"] and declared["amendments"][0]["what"] == "tolerance 0.05 -> 0.06"
+    data = copy.deepcopy(results)
+    first = data["claims"][0]
+    first.update({k: declared[k] for k in ("kind", "kind_why", "digest", "commit", "amendments",
+                                           "amended_after_measured")})
+    second = data["claims"][1]
+    second.update(kind="implementation check", kind_why="an identity", verdict="inconclusive",
+                  counted_readings={"violated": 5, "holds": 0, "undecided": 4})
+    page = html.unescape(write_report([data], tmp_path / "out").read_text(encoding="utf-8"))
+    assert "tolerance 0.05 -&gt; 0.06" in html.escape(page) and "a stated reason" in page
+    assert "amended after first measured" in page
+    assert declared["digest"] in page and declared["commit"][:12] in page
+    assert page.index("Paper claims") < page.index("Implementation checks")
+    assert "counted readings: 5 violated, 0 held, 4 undecided" in page
