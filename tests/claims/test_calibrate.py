@@ -215,3 +215,13 @@ def test_a_reading_dependent_reference_is_named_in_the_status():
     from claims.reliability_table import table_rows
 
     assert "reading-dependent 3/3 (its counted readings disagree)" in table_rows(data)[0]["status"]
+
+
+def test_calibrate_refuses_an_expected_file_with_an_unknown_reading(tmp_path, capsys):
+    from claims.cli import main
+
+    (tmp_path / "exp.txt").write_text("reference smoke nfd.two_layer_block_collapse@total_change violated  # typo\n")
+    assert main(["calibrate", "--budget", "smoke", "--claims", "nfd.two_layer_block_collapse", "--seeds", "1",
+                 "--expected", str(tmp_path / "exp.txt"), "--out", str(tmp_path / "cal")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown reading of nfd.two_layer_block_collapse 'total_change'" in err and "\n" not in err
