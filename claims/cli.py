@@ -357,7 +357,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             return
         if bar is not None:
             bar.clear()
-        print(printable(summary_line(results["claims"][-1])), flush=True)
+        print("\n".join(map(printable, summary_line(results["claims"][-1]).splitlines())), flush=True)
 
     print(f"implementation {printable(str(impl.name))} ({source}), budget {args.budget}, seed {args.seed}, device {args.device}, "
           f"dtype {args.dtype}: {len(claims)} claim(s)", flush=True)

@@ -2,15 +2,16 @@
 
 ``validate(impl, spec, grad=...)`` builds a few networks from ``spec`` and checks, in order: that
 ``build`` returns without raising; that ``trace`` (and ``grad_trace`` when the claim needs it)
-returns tensors of the contract's shape, dtype and device, finite, with h_0 = x when the spec has
-no input layer and dLoss/dh_L = g_out, and grad_trace equal to autograd through trace where that
-trace is differentiable and a fixed network (``check_grad_by_autograd``); and that the result is a function of the
+returns tensors of the contract's shape, dtype and device, finite, and leaves its inputs unchanged
+(compared with a private copy taken before the call); that the result is a function of the
 generator's seed alone (the same seed twice, with the global RNGs moved and another seed built in
-between, gives the same numbers: a
-plug-in that draws from the global RNG, or ignores the generator, fails here, and the message
-names which global RNG, torch's, numpy's or Python's, changed the result). The first problem
-found raises :class:`ValidationError` whose message names the plug-in, the spec and what was
-expected against what came back. ``run.run_claim`` turns it into the claim's verdict ``error``;
+between, gives the same numbers: the message names which global RNG, torch's, numpy's or Python's,
+changed the result) and that the other seed gives other networks (a plug-in ignoring the
+generator fails here); h_0 = x when the spec has no input layer and dLoss/dh_L = g_out; and
+``grad_trace`` against central differences of ``trace`` (``check_grad_by_differences``: forward
+calls only, so however trace is written). The first problem found raises :class:`ValidationError`
+whose message names the plug-in, the spec and what was expected against what came back.
+``check_plugin`` (validation, then the independence probe) gives the claim's verdict ``error``;
 a build raising NotImplementedError (the plug-in declines that spec) gives ``not applicable``.
 """
 from __future__ import annotations
