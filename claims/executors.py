@@ -20,6 +20,7 @@ import pickle
 import signal
 import time
 import traceback
+import weakref
 from collections import deque
 from concurrent.futures import Executor, Future
 from functools import partial
@@ -114,7 +115,10 @@ class WorkerPool(Executor):
         self.workers, self.timeout, self.single_thread = workers, timeout, single_thread
         self._ctx = multiprocessing.get_context("forkserver")
         self._ctx.set_forkserver_preload(PRELOAD)
-        self._pool: list[_Worker] = []
+        self._pool: list[_Worker] = []  # changed in place only: the finalizer holds it
+        # workers are not daemons (a plug-in may start processes of its own), so they are stopped here
+        # when the pool is collected or the interpreter exits without shutdown() (else exit would wait on them)
+        self._finalizer = weakref.finalize(self, _stop_all, self._pool)
 
     def __getstate__(self) -> dict[str, Any]:
         raise TypeError("a WorkerPool stays in the process that made it")
@@ -218,15 +222,20 @@ class WorkerPool(Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop every worker: idle ones are told to exit, busy ones are killed."""
-        for worker in self._pool:
-            if worker.task is None and worker.process.is_alive():
-                try:
-                    worker.conn.send(None)
-                except OSError:
-                    pass
+        self._finalizer()
+
+
+def _stop_all(pool: list[_Worker]) -> None:
+    """Tell idle workers to exit, kill the others, and empty ``pool``."""
+    for worker in pool:
+        if worker.task is None and worker.process.is_alive():
+            try:
+                worker.conn.send(None)
                 worker.process.join(timeout=5)
-            worker.stop()
-        self._pool = []
+            except OSError:
+                pass
+        worker.stop()
+    pool.clear()
 
 
 def _dask(value: str, cell_timeout: float | None) -> Executor:
