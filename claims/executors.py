@@ -202,7 +202,9 @@ class WorkerPool(Executor):
     def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
             chunksize: int = 1) -> Iterator[Any]:
         """fn(*args) for the zipped ``iterables``, in order, computed ``workers`` at a time. A task's
-        exception is raised when its result is reached, and the tasks after it are cancelled."""
+        exception is raised when its result is reached, and the tasks after it are cancelled.
+        ``timeout`` and ``chunksize`` are the Executor interface's and unused: each task has the
+        pool's own limit, and tasks go one at a time."""
         futures = self._run(fn, zip(*iterables))
         try:
             for future in futures:
