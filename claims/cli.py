@@ -13,21 +13,22 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from .cache import CacheError, CacheWriteError, CellCache
-from .configs import check_config, describe_claim
+from .configs import check_config, check_values, describe_claim
 from .executors import ExecutorError, make_executor
 from .plugins import PluginError, available, resolve
 from .preregistration import current_digests, render_pinned
 from .preregistration import describe as describe_declaration
+from .report import write_report
 from .spec import BUDGETS, Claim, ClaimError, all_claims, select
 from .run import Execution
-from .verify import exit_status, summary_line, verify, write_results
+from .verify import exit_status, exit_status_help, summary_line, verify, write_results
 
 EXAMPLES_VERIFY = """examples:
   resnet-claims verify                                  # every claim, default budget, reference impl
   resnet-claims verify --claims 'marion.*' --budget smoke
   resnet-claims verify --impl mypkg.resnet:factory --out reports/mine
   resnet-claims verify --claims marion.iid_sqrt_l_unique --config '{"activation": "tanh"}'
-exit status: 0 all hold, 1 some violated or error, 3 some inconclusive (none violated), 2 bad usage"""
+""" + exit_status_help()
 
 EXAMPLES_CALIBRATE = """examples:
   resnet-claims calibrate                               # every claim, 20 seeds, default budget
@@ -113,8 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--executor", default="inline",
                    help="where cells run: inline (default), processes:N, or dask://HOST:PORT")
     v.add_argument("--cell-timeout", type=_seconds, default=None, metavar="SECONDS",
-                   help="a cell running longer makes its claim an error; the other claims still run (default: "
-                        "no limit; enforced inline and under processes:N)")
+                   help="a cell (or the plug-in checks before a claim's cells) running longer makes its claim an "
+                        "error; the other claims still run. Cells and checks then run in worker processes, killed "
+                        "when a plug-in does not stop (default: no limit; inline or processes:N, not Dask)")
     k = sub.add_parser("cache", help="show, clear or audit the cell cache ($RESNET_CLAIMS_CACHE: the database file "
                                      "or its folder; else the user cache folder)",
                        epilog="examples:\n  resnet-claims cache info\n  resnet-claims cache clear\n"
@@ -191,6 +193,7 @@ def _config(text: str | None) -> dict[str, Any] | None:
         NetSpec(**{"width": 8, "depth": 2, **probe})
     except (SpecError, TypeError) as exc:
         raise UsageError(f"--config: {exc}") from None
+    check_values(config)
     return config
 
 
@@ -199,8 +202,12 @@ def _largest(value: Any) -> Any:
 
 
 def memory_need(claim: Claim, budget: str, config: dict[str, Any] | None, dtype: str) -> tuple[float, str]:
-    """Bytes that one cell of ``claim`` needs at the least (one weight matrix per network and one
-    input and trace of the S networks at the largest width and depth), and what they are."""
+    """Bytes that ``claim`` needs at the least, and what they are: the larger of one cell's (one
+    weight matrix per network for two networks, and the input and trace of the S networks, at the
+    largest width and depth) and validation's (the PROBE_NETWORKS networks of its probe, every layer
+    up to MAX_PROBE_DEPTH, as an implementation that forms its weights builds them)."""
+    from .validate import MAX_PROBE_DEPTH, PROBE_NETWORKS
+
     sweep = claim.sweep(budget)
     params = {**sweep.fixed, **(config or {}), **{k: _largest(v) for k, v in {**sweep.axes, **sweep.inner}.items()}}
     width, depth = params.get("width"), params.get("depth")
@@ -209,8 +216,12 @@ def memory_need(claim: Claim, budget: str, config: dict[str, Any] | None, dtype:
     depth = depth if isinstance(depth, int) and not isinstance(depth, bool) else 1
     item = 8 if dtype == "float64" else 4
     s = sweep.networks
-    need = float(width) ** 2 * item * min(s, 2) + float(s) * (depth + 2) * width * item
-    return need, f"S={s} networks of width {width}, depth {depth}, {dtype}"
+    cell = float(width) ** 2 * item * min(s, 2) + float(s) * (depth + 2) * width * item
+    probe = float(width) ** 2 * item * PROBE_NETWORKS * min(depth, MAX_PROBE_DEPTH)
+    if probe > cell:
+        return probe, (f"validation's {PROBE_NETWORKS} probe networks of width {width}, depth {min(depth, MAX_PROBE_DEPTH)}, "
+                       f"{dtype}")
+    return cell, f"S={s} networks of width {width}, depth {depth}, {dtype}"
 
 
 def _machine_memory(device: str) -> float:
@@ -228,7 +239,7 @@ def _check_memory(claims: Sequence[Claim], budget: str, config: dict[str, Any] |
     for claim in claims:
         need, what = memory_need(claim, budget, config, dtype)
         if need > have:
-            raise UsageError(f"{claim.id} needs at least {need / 1e9:.3g} GB per cell ({what}); this machine has "
+            raise UsageError(f"{claim.id} needs at least {need / 1e9:.3g} GB ({what}); this machine has "
                              f"{have / 1e9:.3g} GB on {device}: lower width or depth in --config")
 
 
@@ -251,6 +262,14 @@ def _check_out(out: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise UsageError(f"--out {str(out)!r} is not a writable folder ({exc.strerror or exc})") from None
+
+
+def _picklable(impl: Any) -> bool:
+    try:
+        pickle.dumps(impl)
+    except Exception:  # noqa: BLE001 - any reason: it cannot travel to a worker
+        return False
+    return True
 
 
 def _check_picklable(impl: Any, executor: str) -> None:
@@ -340,23 +359,34 @@ def cmd_verify(args: argparse.Namespace) -> int:
     config = _config(args.config)
     if config is not None:
         _check_memory(claims, args.budget, config, args.device, args.dtype)
-        for claim in claims:  # a field the measurement ignores is bad usage (ClaimError: exit 2)
-            check_config(claim, config, args.budget)
+        for claim in claims:  # a field the measurement ignores, or a degenerate value, is bad usage (exit 2)
+            check_config(claim, config, args.budget, args.dtype)
     out = Path(args.out)
     _check_out(out)
     impl, source = resolve(args.impl)
-    executor = make_executor(args.executor)
+    executor = make_executor(args.executor, args.cell_timeout)
+    if executor is not None and args.executor == "inline" and not _picklable(impl):
+        warnings.warn(f"plug-in {printable(str(impl.name))!r} cannot be pickled, so its cells run in this process: "
+                      f"--cell-timeout {args.cell_timeout:g} then stops only plug-in code that lets a timeout through "
+                      "(not a catch-all except, a hang outside Python or a process exit); return the plug-in from a "
+                      "module-level factory to run it in a worker process", stacklevel=1)
+        executor.shutdown()
+        executor = None
     if executor is not None:
         _check_picklable(impl, args.executor)
     update, bar = _progress(args.quiet)
     cache = None if args.no_cache else CellCache(resume=out)
     execution = Execution(executor, cache, update, cell_timeout=args.cell_timeout)
+    calibration = _calibration(args.calibration)
 
-    def save(results: dict[str, Any]) -> None:
+    def save(results: dict[str, Any]) -> None:  # after each claim, and once before the first: never a stale report
         write_results(results, out)
+        write_report([results], out, calibration)
+        if not results["claims"]:
+            return
         if bar is not None:
             bar.clear()
-        print(summary_line(results["claims"][-1]), flush=True)
+        print("\n".join(map(printable, summary_line(results["claims"][-1]).splitlines())), flush=True)
 
     print(f"implementation {printable(str(impl.name))} ({source}), budget {args.budget}, seed {args.seed}, device {args.device}, "
           f"dtype {args.dtype}: {len(claims)} claim(s)", flush=True)
@@ -364,19 +394,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
         results = verify(claims, impl, source, args.budget, args.seed, args.device, args.dtype, config, execution, save,
                          args.with_controls)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished claims are kept in {out / 'results.json'} and finished cells in the "
-              "cache; rerun the same command to resume (only missing cells are computed)", file=sys.stderr)
+        print(f"\ninterrupted: finished claims are kept in {out / 'results.json'} (marked incomplete) and finished "
+              "cells in the cache; rerun the same command to resume (only missing cells are computed)", file=sys.stderr)
         return 130
     finally:
         if bar is not None:
             bar.close()
+        if executor is not None:
+            executor.shutdown(wait=False)
     write_results(results, out)
     if cache is not None:
         cache.finish_run()  # the run completed: cells kept only to resume it go
-    _write_report([results], out, args.calibration)
+    print(f"report: {write_report([results], out, calibration)}")
     counts = ", ".join(f"{k} {v}" for k, v in results["run"]["counts"].items() if v)
-    print(f"{counts}; {results['run']['seconds']:.1f}s; results in {out / 'results.json'}")
-    return exit_status(results)
+    status = exit_status(results)
+    print(f"{counts or 'no claims'}; {results['run']['seconds']:.1f}s; results in {out / 'results.json'}"
+          + ("; nothing was checked (exit status 4)" if status == 4 else ""))
+    return status
 
 
 def _calibration(value: str | None) -> dict[str, Any] | None:
@@ -397,8 +431,6 @@ def _calibration(value: str | None) -> dict[str, Any] | None:
 
 
 def _write_report(results: list[dict[str, Any]], out: Path, calibration: str | None = None) -> Path:
-    from .report import write_report
-
     path = write_report(results, out, _calibration(calibration))
     print(f"report: {path}")
     return path
@@ -423,8 +455,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     expected_path = Path(args.expected) if args.expected else DEFAULT_EXPECTED
     if args.expected and not expected_path.is_file():
         raise UsageError(f"--expected {args.expected!r}: no such file")
+    impls = set(available()) | {str(resolve(args.impl)[0].name)}
     try:
-        expected = load_expected(expected_path) if expected_path.is_file() else {}
+        expected = load_expected(expected_path, impls) if expected_path.is_file() else {}
     except ExpectedFileError as err:
         raise UsageError(str(err)) from err
     executor = make_executor(args.executor)

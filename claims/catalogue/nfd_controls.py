@@ -18,9 +18,9 @@ Controls defined here (registered into reference_impl.controls.CONTROLS on impor
 - ``transpose-bug``: the backward pass multiplies by W_l where W_l^T belongs (square hidden layers
   make the bug shape-silent). It is a plug-in with dense weights (Capability.WEIGHTS) whose
   hand-written ``grad_trace`` has the bug and whose ``trace`` runs outside autograd (as a fast
-  implementation with a manual backward does), so validation cannot compare it with autograd and
-  the init-coupling claims reject it through its own ``grad_trace``; its ``train_runs`` has the
-  same bug in the reference's training step. W_l and W_l^T share only their diagonal, so the backward signal loses
+  implementation with a manual backward does); validation's finite differences of ``trace`` reject
+  it on every claim that needs ``grad_trace`` (verdict error), so nfd.init_coupling_width no longer
+  lists it; its ``train_runs`` has the same bug in the reference's training step. W_l and W_l^T share only their diagonal, so the backward signal loses
   its correlation with the forward products as the gradient-independence copy does: the init
   coupling stops vanishing with width (nfd.init_coupling_width) and the surviving SGD coupling of
   true backprop is gone (nfd.sgd_coupling_survives_width). Measured, seed 0: width slope 0.019

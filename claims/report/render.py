@@ -50,9 +50,22 @@ def ci(interval: Any, level: Any = None) -> str:
     return f"{pct}[{lo}, {hi}]"
 
 
+def confidence_set(claim: Mapping[str, Any], level: Any = None) -> str:
+    """The confidence set of an entry: its ``ci_pieces`` when it has more than one piece or an
+    infinite end ("(-inf, a] ∪ [b, inf)", two rays of a Fieller set), else ``ci``; "n/a" when missing."""
+    pieces = claim.get("ci_pieces")
+    if not (isinstance(pieces, list) and pieces and all(isinstance(p, Sequence) and len(p) == 2 for p in pieces)
+            and (len(pieces) > 1 or None in pieces[0])):
+        return ci(claim.get("ci"), level)
+    text = " ∪ ".join(f"{'(-inf' if lo is None else '[' + num(lo)}, {'inf)' if hi is None else num(hi) + ']'}"
+                      for lo, hi in pieces)
+    pct = f"{num(100 * level, 3)}% CI " if isinstance(level, (int, float)) and 0 < level < 1 else ""
+    return pct + text
+
+
 def estimate(claim: Mapping[str, Any], level: bool = True) -> str:
     """Format "estimate [lo, hi]" (with the CI level when ``level``), or "n/a"."""
-    e, i = num(claim.get("estimate")), ci(claim.get("ci"), claim.get("ci_level") if level else None)
+    e, i = num(claim.get("estimate")), confidence_set(claim, claim.get("ci_level") if level else None)
     return e if i == "n/a" else f"{e} ({i})" if level else f"{e} {i}"
 
 
@@ -132,6 +145,9 @@ def _run_view(results: Mapping[str, Any], label: str) -> dict[str, Any]:
             ("Total time", seconds(run.get("seconds"))),
         ],
         "counts": _counts(results, claims),
+        "complete": results.get("complete") is not False,  # files written before the marker existed are complete
+        "finished": len(claims),
+        "planned": run.get("claims_planned") if isinstance(run.get("claims_planned"), int) else None,
     }
 
 
@@ -204,6 +220,7 @@ def _entry_view(claim: Mapping[str, Any], run_label: str, salt: str) -> dict[str
         "amended_after_measured": bool(claim.get("amended_after_measured")),
         "positive_controls": [str(p) for p in claim.get("positive_controls") or []],
         "message": str(claim.get("message") or ""),
+        "reason": str(claim.get("message") or "") if claim.get("verdict") in ("error", "not applicable") else "",
         "estimate": estimate(claim),
         "estimate_short": estimate(claim, level=False),
         "prediction": prediction(claim),

@@ -264,3 +264,13 @@ def test_runs_written_before_identities_are_kept_in_the_table_for_this_packages_
     (tmp_path / "calibration.json").write_text(json.dumps(old))
     data = calibrate(second, seeds=1, budget="smoke", out=tmp_path, controls=[])
     assert [row["reference"]["runs"] for row in data["summary"]] == [2, 1]
+
+
+def test_calibrate_refuses_an_expected_file_with_an_unknown_reading(tmp_path, capsys):
+    from claims.cli import main
+
+    (tmp_path / "exp.txt").write_text("reference smoke nfd.two_layer_block_collapse@total_change violated  # typo\n")
+    assert main(["calibrate", "--budget", "smoke", "--claims", "nfd.two_layer_block_collapse", "--seeds", "1",
+                 "--expected", str(tmp_path / "exp.txt"), "--out", str(tmp_path / "cal")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown reading of nfd.two_layer_block_collapse 'total_change'" in err and "\n" not in err

@@ -303,3 +303,37 @@ def test_the_report_shows_kind_digest_commit_amendments_and_the_counted_readings
     assert declared["digest"] in page and declared["commit"][:12] in page
     assert page.index("Paper claims") < page.index("Implementation checks")
     assert "counted readings: 5 violated, 0 held, 4 undecided" in page
+
+
+def _summary(page: str) -> str:
+    return page.split('id="summary-h"')[1].split("</table>")[0]
+
+
+def test_an_incomplete_run_says_so_at_the_top(results: dict[str, Any], tmp_path: Path) -> None:
+    """results.json of a run that ended early: a banner above everything else, with how many claims finished."""
+    partial = {**copy.deepcopy(results), "complete": False}
+    partial["run"]["claims_planned"] = len(partial["claims"]) + 3
+    page = write_report([partial], tmp_path).read_text(encoding="utf-8")
+    banner = page.index("Incomplete run")
+    assert banner < page.index('id="summary-h"')
+    assert f"{len(partial['claims'])} of {len(partial['claims']) + 3} claims finished" in page
+    complete = write_report([results], tmp_path / "done").read_text(encoding="utf-8")
+    assert "Incomplete run" not in complete  # a file from before the marker existed counts as complete
+
+
+def test_the_summary_table_gives_the_reason_of_error_and_not_applicable(results: dict[str, Any],
+                                                                      tmp_path: Path) -> None:
+    data = copy.deepcopy(results)
+    data["claims"][0].update(verdict="error", message="plug-in 'p' failed validation: trace(x) returned NaN")
+    data["claims"][1].update(verdict="not applicable", message="plug-in 'p' declined: i.i.d. weights only")
+    summary = _summary(write_report([data], tmp_path).read_text(encoding="utf-8"))
+    assert "trace(x) returned NaN" in summary and "i.i.d. weights only" in summary
+    assert summary.count('class="reason"') == sum(c["verdict"] in ("error", "not applicable") for c in data["claims"])
+
+
+def test_a_two_ray_confidence_set_is_shown_as_two_rays(results: dict[str, Any], tmp_path: Path) -> None:
+    data = copy.deepcopy(results)
+    data["claims"][0].update(verdict="violated", estimate=3.58e14, ci=[None, None],
+                             ci_pieces=[[None, -6.0e7], [6.0e7, None]])
+    summary = _summary(write_report([data], tmp_path).read_text(encoding="utf-8"))
+    assert "(-inf, -6e+07] ∪ [6e+07, inf)" in summary
