@@ -52,10 +52,14 @@ DERIVED = "derived here (fischer2023.md), not quoted from the paper"
 ACT = "erf"
 Q0 = 1.0  # input variance per coordinate (before an input layer)
 C0, DC = 0.9, 0.05  # default input correlation of the response and the half-width of its secant
-LATTICE = 0.2  # spacing of the alpha lattice in log alpha (response_argmax; weak-sigma: 0.25)
-GRID = 11  # lattice points a response cell measures, centred on the predicted argmax (+-1.0 in log alpha)
+LATTICE = 0.2  # spacing of the alpha lattice in log alpha
+# the lattice points a response cell measures, relative to the one nearest the formula's optimum: 7 points
+# 0.4 apart over [-1.8, +0.6] in log alpha (the small-alpha flank, where the response is least noisy,
+# carries most of the information on the shift; fischer2023.md section 10)
+GRID_OFFSETS = (-9, -7, -5, -3, -1, 1, 3)
 SHIFT_BOUND = 3.0  # |s| searched by the shift fit, in log alpha
-GROUPS = 8  # a response cell reports its S networks as GROUPS independent groups (the jackknife's units)
+SHRINK = 0.1  # shrinkage of the shift fit's estimated covariance toward its diagonal
+GROUPS = 16  # a response cell reports its S networks as GROUPS independent groups (the jackknife's units)
 BIAS_READING = 0.05  # bias variance of the Vphi+bias reading
 
 NETWORKS: dict[str, dict[str, Any]] = {  # reading name -> NetSpec-level parameters (reach ctx.params)
@@ -119,11 +123,10 @@ def wrong_depth_exponent(anchor: int) -> Callable[..., float]:
 
 
 def alpha_grid(depth: int, sigma_w2: float, c0: float = C0, params: Mapping[str, Any] | None = None,
-               size: int = GRID, step: float = LATTICE) -> tuple[float, ...]:
-    """The ``size`` (odd) lattice values exp(step k) nearest the predicted argmax."""
+               offsets: Sequence[int] = GRID_OFFSETS, step: float = LATTICE) -> tuple[float, ...]:
+    """The lattice values exp(step (k0 + o)), o in ``offsets``, k0 the lattice point nearest the predicted argmax."""
     k0 = round(math.log(predicted_alpha_star(depth, sigma_w2, c0, params)) / step)
-    half = size // 2
-    return tuple(float(f"{math.exp(step * k):.6g}") for k in range(k0 - half, k0 + half + 1))
+    return tuple(float(f"{math.exp(step * (k0 + o)):.6g}") for o in offsets)
 
 
 @lru_cache(maxsize=256)
@@ -148,14 +151,9 @@ def response_template(depth: int, sigma_w2: float, c0: float, params: Mapping[st
 
 
 def cell_alphas(p: Mapping[str, Any]) -> list[float]:
-    """The alphas a response cell measures: its lattice grid around the predicted argmax, or (range claim,
-    an explicit ``scale`` inner axis) those alphas and the predicted argmax, the gain share's reference.
-    Computed per cell, so nothing is solved at import."""
-    depth, s2, c0 = int(p["depth"]), float(p["sigma_w2"]), float(p.get("c0", C0))
-    if "scale" in p:
-        top = predicted_alpha_star(depth, s2, c0, p)
-        return sorted({*map(float, p["scale"]), float(f"{top:.6g}")})
-    return list(alpha_grid(depth, s2, c0, p, int(p.get("grid", GRID)), float(p.get("lattice", LATTICE))))
+    """The alphas a response cell measures: its lattice grid around the predicted argmax (computed per cell,
+    so nothing is solved at import)."""
+    return list(alpha_grid(int(p["depth"]), float(p["sigma_w2"]), float(p.get("c0", C0)), p))
 
 
 # ----------------------------------------------------------------------------- measurements
@@ -269,28 +267,31 @@ def jackknife_se(values: np.ndarray) -> float:
 def shift_fit(u: np.ndarray, y: np.ndarray, f: Callable[[np.ndarray], np.ndarray]) -> float:
     """The shift s (log alpha) of the template f that fits the measured response best.
 
-    Y (G, K) holds G independent clusters' responses at u = log alpha (K points). The model is
-    log mean_g Y[:, k] = a + f(u_k - s): the theory's curve moved by s along log alpha at a free level a
-    (the measured argmax is the template's times e^s). Weighted least squares, weights the inverse
-    delta-method variances of the log means, a profiled out; s on a 0.01 grid over +-SHIFT_BOUND, then
-    refined by a bounded scalar search around the best grid point.
+    y (G, K) holds G independent clusters' responses at u = log alpha (K points, the same networks at
+    every point). The model is log mean_g y[:, k] = a + f(u_k - s): the theory's curve moved by s along
+    log alpha at a free level a (the measured argmax is the template's times e^s). Generalised least
+    squares: the covariance of the log means is estimated from the clusters (delta method), shrunk by
+    SHRINK toward its diagonal, and inverted (neighbouring alphas are strongly correlated, so the full
+    covariance, not per-point weights, carries the precision); a is profiled out; s on a 0.01 grid over
+    +-SHIFT_BOUND, then a bounded scalar search around the best grid point.
     """
     mean = y.mean(axis=0)
     if np.any(mean <= 0):
         raise ValueError("a mean response is not positive: the shift fit works on log chi")
-    var = y.var(axis=0, ddof=1) / y.shape[0] / mean**2
-    w = 1.0 / np.maximum(var, 1e-12 * float(np.max(var)) + 1e-300)
+    cov = np.cov(y / mean, rowvar=False) / y.shape[0]
+    weight = np.linalg.pinv((1.0 - SHRINK) * cov + SHRINK * np.diag(np.diag(cov)), hermitian=True)
+    ones = np.ones(len(u))
     ly = np.log(mean)
 
-    def rss(shifts: np.ndarray) -> np.ndarray:
+    def loss(shifts: np.ndarray) -> np.ndarray:
         r = ly[None, :] - f(u[None, :] - shifts[:, None])
-        a = (r @ w) / w.sum()
-        return ((r - a[:, None]) ** 2) @ w
+        r = r - ((r @ weight @ ones) / (ones @ weight @ ones))[:, None]
+        return np.einsum("sk,kl,sl->s", r, weight, r)
 
     grid = np.linspace(-SHIFT_BOUND, SHIFT_BOUND, int(round(200 * SHIFT_BOUND)) + 1)
-    j = int(np.argmin(rss(grid)))
+    j = int(np.argmin(loss(grid)))
     lo, hi = grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]
-    best = minimize_scalar(lambda s: float(rss(np.array([s]))[0]), bounds=(lo, hi), method="bounded",
+    best = minimize_scalar(lambda v: float(loss(np.array([v]))[0]), bounds=(lo, hi), method="bounded",
                            options={"xatol": 1e-6})
     return float(best.x)
 
@@ -455,71 +456,80 @@ def _window(depths: Sequence[int], shares: Sequence[float]) -> str:
     return f"L in [{min(inside)}, {max(inside)}]" if inside else "none"
 
 
-def derived_shares(depth: int, params: Mapping[str, Any], sigma_w2: float = 1.0, c0: float = C0) -> np.ndarray:
-    """The gain shares (chi(alpha) - 1) / (chi(alpha*) - 1) at alpha in EMPIRICAL_RANGE of the infinite-width
-    response at this depth, alpha* the formula's (the measured shares' reference point, ``cell_alphas``)."""
+def derived_shares(depth: int, params: Mapping[str, Any], sigma_w2: float = 1.0, c0: float = C0,
+                   shift: float = 0.0) -> np.ndarray:
+    """The gain shares (chi(alpha) - 1) / (max chi - 1) at alpha in EMPIRICAL_RANGE of the infinite-width
+    response at this depth, or of that response moved by ``shift`` in log alpha (chi(alpha e^-shift))."""
     args = theory_args(params, sigma_w2)
-    top = float(f"{predicted_alpha_star(depth, sigma_w2, c0, params):.6g}")
-    chi = theory.correlation_response(args["q0"], c0, depth, np.array([*EMPIRICAL_RANGE, top]), sigma_w2,
-                                      args["bias_var"], ACT, DC, args["form"])
-    return (chi[:-1] - 1.0) / (chi[-1] - 1.0)
+    return theory.response_gain(depth, np.array(EMPIRICAL_RANGE) * math.exp(-shift), sigma_w2, args["q0"], c0,
+                                args["bias_var"], ACT, DC, args["form"])
 
 
-def estimate_map_deviation(table: Table, level: float) -> Estimate:
-    """max over depths and alpha in EMPIRICAL_RANGE of |measured gain share - derived gain share|.
+def derived_window(params: Mapping[str, Any], sigma_w2: float = 1.0, c0: float = C0, max_depth: int = 3000,
+                   ) -> tuple[float, float]:
+    """(first, last) depth L <= max_depth at which both alphas of EMPIRICAL_RANGE reach half of the maximal gain
+    of the infinite-width response at depth L; (nan, nan) if none does. One pass of the recursion over a
+    log-alpha grid (steps of 0.01 on [0.01, 5], plus the two alphas) gives the response at every depth."""
+    return _derived_window(*network(params), float(sigma_w2), float(c0), int(max_depth))
 
-    Gain share: (chi(alpha) - 1) / (chi(alpha*) - 1), chi the mean over the clusters (cell, group) of one
-    depth, alpha* the formula's optimum at that depth; the derived share is the same ratio of the
-    infinite-width response at that depth (``derived_shares``). Each deviation gets a leave-one-
-    cluster-out jackknife t interval at the Bonferroni level over the 2 D deviations; the maximum's
-    set is [max min|d|, max max|d|].
+
+@lru_cache(maxsize=16)
+def _derived_window(form: str, inp: bool, bias: float, sigma_w2: float, c0: float, max_depth: int,
+                    ) -> tuple[float, float]:
+    args = theory_args({"block": form, "input_layer": inp, "bias_var": bias}, sigma_w2)
+    alphas = np.concatenate([np.exp(np.arange(math.log(0.01), math.log(5.0), 0.01)), EMPIRICAL_RANGE])
+    chi = 0.0
+    for sign in (1.0, -1.0):  # the secant: c_l(c0 + dc) - c_l(c0 - dc), every layer l at once
+        k, k12 = theory.pair_recursion(args["q0"], c0 + sign * DC, max_depth, alphas, sigma_w2, args["bias_var"], ACT,
+                                       args["form"])
+        chi = chi + sign * k12 / k / (2.0 * DC)
+    chi = chi[1:]  # depths 1..max_depth (depth 0 is the identity: no gain)
+    share = (chi[:, -len(EMPIRICAL_RANGE):] - 1.0) / (chi.max(axis=1, keepdims=True) - 1.0)  # (L, 2)
+    inside = np.flatnonzero(share.min(axis=1) >= 0.5) + 1
+    return (float(inside[0]), float(inside[-1])) if inside.size else (math.nan, math.nan)
+
+
+def estimate_range_shift(table: Table, level: float) -> Estimate:
+    """max over depths of |s_L|, s_L the shift (log alpha) of the theory's response curve that fits the
+    measured one at depth L (``shift_fit``), jackknife t intervals at the Bonferroni level over depths.
+
+    The derived gain shares at alpha in EMPIRICAL_RANGE and the derived depth window move with the curve:
+    the measured curve at depth L has the shares of the theory at alpha e^-s_L, and since the response
+    depends on alpha and L through alpha^2 L (continuum), the window of depths moves by the factor e^-2s.
     """
     params = _params(table)
-    depths = table.unique("depth")
     s2, c0 = float(table.rows[0]["sigma_w2"]), float(table.rows[0]["c0"])
-    per_level = 1 - (1 - level) / (len(EMPIRICAL_RANGE) * len(depths))
-    values, los, his, rows = [], [], [], []
-    measured: dict[float, list[tuple[float, float]]] = {a: [] for a in EMPIRICAL_RANGE}
+    depths = table.unique("depth")
+    per_level = 1 - (1 - level) / len(depths)
+    lo_win, hi_win = derived_window(params, s2, c0)
+    values, los, his, rows, series = [], [], [], [], []
     for depth in depths:
-        alphas, y = curves(table.where(depth=depth))
-        top = float(f"{predicted_alpha_star(depth, s2, c0, params):.6g}")
-        idx = [alphas.index(a) for a in EMPIRICAL_RANGE]
-
-        def share(block: np.ndarray) -> np.ndarray:
-            curve = block.mean(axis=0)
-            return (curve[idx] - 1.0) / (curve[alphas.index(top)] - 1.0)
-
-        derived = derived_shares(depth, params, s2, c0)
-        value = share(y)
-        loo = np.array([share(np.delete(y, g, axis=0)) for g in range(y.shape[0])])
-        t = _t(per_level, y.shape[0] - 1)
-        for k, a in enumerate(EMPIRICAL_RANGE):
-            d = float(value[k] - derived[k])
-            half = t * jackknife_se(loo[:, k])
-            lo, hi = _distance_range([(d - half, d + half)])
-            values.append(abs(d))
-            los.append(lo)
-            his.append(hi)
-            measured[a].append((float(value[k]), half))
-            rows.append({"label": f"L={depth}, alpha={a:g}", "gain_share": float(value[k]),
-                         "ci": [float(value[k]) - half, float(value[k]) + half], "gain_share_theory": float(derived[k]),
-                         "deviation": d})
+        s, loo, ustar, alphas, y, f = _shifted(_sub(table, depth, s2, c0), depth, s2, c0, params)
+        half = _t(per_level, y.shape[0] - 1) * jackknife_se(loo)
+        lo, hi = _distance_range([(s - half, s + half)])
+        values.append(abs(s))
+        los.append(lo)
+        his.append(hi)
+        shares = derived_shares(depth, params, s2, c0)
+        moved = derived_shares(depth, params, s2, c0, s)
+        rows.append({"label": f"L={depth}", "shift": s, "ci": [s - half, s + half],
+                     "gain_share_theory": [float(v) for v in shares], "gain_share_measured_curve": [float(v) for v in moved],
+                     "window_theory": [lo_win, hi_win],
+                     "window_measured_curve": [lo_win * math.exp(-2 * s), hi_win * math.exp(-2 * s)]})
+        series.append(_response_series(f"L={depth}", alphas, y, f, s))
     grid = range_map(params, s2)
-    series = [{"label": f"min share, c0={c:g} (derived, continuum)",
-               "predicted": {"x": list(MAP_DEPTHS), "y": [max(v, -1.0) for v in grid[c]]}} for c in MAP_C0]
-    series.append({"label": "half gain", "predicted": {"x": [MAP_DEPTHS[0], MAP_DEPTHS[-1]], "y": [0.5, 0.5]}})
-    for a in EMPIRICAL_RANGE:
-        series.append({"label": f"measured alpha={a:g}, c0={c0:g}", "mean": {
-            "x": [float(d) for d in depths], "y": [m for m, _ in measured[a]], "yerr": [h for _, h in measured[a]]}})
+    notes = ("; ".join(f"{r['label']}: shift {r['shift']:+.3f} [{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}], gain shares at "
+                       f"alpha = {EMPIRICAL_RANGE}: theory {r['gain_share_theory'][0]:.3f} / {r['gain_share_theory'][1]:.3f}, "
+                       f"measured curve {r['gain_share_measured_curve'][0]:.3f} / {r['gain_share_measured_curve'][1]:.3f}, "
+                       f"half-gain window L in [{r['window_measured_curve'][0]:.0f}, {r['window_measured_curve'][1]:.0f}]"
+                       for r in rows)
+             + f"; derived window (finite depth, c0 = {c0:g}): L in [{lo_win:.0f}, {hi_win:.0f}]; continuum, per c0: "
+             + "; ".join(f"c0={c:g}: {_window(MAP_DEPTHS, grid[c])}" for c in MAP_C0))
     return Estimate(max(values), [(max(los), max(his))], rows, {
-        "title": f"Share of the maximal response gain reached at alpha in {EMPIRICAL_RANGE} against depth (>= 0.5: in "
-                 "the range of maximal sensitivity); lines: derived map per input correlation c0",
-        "xlabel": "depth L (residual blocks)", "ylabel": "gain share (below -1 drawn at -1)", "xlog": True,
-        "ylog": False, "series": series},
-        notes="; ".join(f"{r['label']}: share {r['gain_share']:.3f} vs derived {r['gain_share_theory']:.3f}"
-                        for r in rows)
-        + "; derived (continuum) window where both shares >= 0.5: "
-        + "; ".join(f"c0={c:g}: {_window(MAP_DEPTHS, grid[c])}" for c in MAP_C0))
+        "title": f"Response against alpha at practical depths (sigma_w^2 = {s2:g}, c0 = {c0:g}); lines: theory, whose "
+                 f"half-gain window for alpha in {EMPIRICAL_RANGE} is L in [{lo_win:.0f}, {hi_win:.0f}]",
+        "xlabel": "residual scale alpha", "ylabel": "response chi (dimensionless)", "xlog": True, "ylog": False,
+        "series": series}, notes=notes)
 
 
 def _coefficient_estimator(column: str, predicted: str, derived: Callable[[Mapping[str, Any], int], float],
@@ -617,8 +627,8 @@ KERNEL = register(Claim(
                   "the fresh-input coefficient (40% larger), a weight variance off by O(1/n) and every O(1) change "
                   "of the recursion (variance, branch constant, activation).",
     prediction_origin="derived",
-    sweeps=_kernel_sweeps({"smoke": 8192, "default": 8192, "thorough": 16384}, {"smoke": 6, "default": 20,
-                                                                               "thorough": 20}),
+    sweeps=_kernel_sweeps({"smoke": 8192, "default": 8192, "thorough": 16384}, {"smoke": 6, "default": 24,
+                                                                               "thorough": 24}),
     measure=measure_kernel, estimate=_coefficient_estimator("n_dev", "kappa_x", _kappa, "N (E K^_L - K_L^x)"),
     controls=("scale-twice", "fan-in-plus-one", "weight-variance-2", "sigma-ignored", "branch-constant",
               "erf-half-argument"),
@@ -658,9 +668,9 @@ KERNEL_VARIANCE = register(Claim(
 ))
 
 # 2. response argmax against the continuum formula -----------------------------------------------------
-ARGMAX_GRID = {"smoke": ((50,), (0.5, 4.0), (0.9,)), "default": ((50, 100), (0.5, 4.0), (0.9,)),
+ARGMAX_GRID = {"smoke": ((50,), (0.5,), (0.9,)), "default": ((50, 100), (0.5,), (0.9,)),
                "thorough": ((50, 100, 200), (0.5, 2.0, 8.0), (0.85, 0.9))}
-ARGMAX_SIZE = {"smoke": (2, 32, 128), "default": (2, 48, 128), "thorough": (4, 96, 256)}  # replicates, S, width
+ARGMAX_SIZE = {"smoke": (2, 128, 128), "default": (4, 144, 128), "thorough": (8, 144, 256)}  # replicates, S, width
 # sigma_w is not a relabelling in these; phiW has the mean field of Vphi+input (fischer2023.md section 3)
 ARGMAX_READINGS = ("Vphi+input", "Vphi+bias", "phiW+input")
 
@@ -681,20 +691,21 @@ ARGMAX = register(Claim(
               "analytical optimum alpha* of the theory, across depths, weight variances and input correlations.",
     source=Source(PAPER, ARXIV, "abstract ('analytical expressions for the response function' and 'an analytical "
                   "expression for the optimal scaling parameter'); response definition and formula " + DERIVED),
-    quantity=f"response {RESPONSE_DEF}, over {GRID} lattice points exp(0.2 k) around the formula; its argmax as "
-             "the theory's finite-depth argmax times e^s, s the shift of the theory curve that fits the data",
+    quantity=f"response {RESPONSE_DEF}, at alpha = exp(0.2 (k0 + o)), o in {GRID_OFFSETS}, k0 nearest the formula; "
+             "its argmax as the theory's finite-depth argmax times e^s, s the shift of the theory curve that fits the "
+             "data",
     estimand="max over (L, sigma_w^2, c0) of |log argmax_measured - log alpha*_formula| (simultaneous CI)",
     prediction=0.0, tolerance=0.2,
     tolerance_why="0.2 in log alpha (22%): the response is within 3% of its top over +-0.2 in log alpha, so this is "
                   "the precision to which an optimum is meaningful; the continuum formula's O(1/L) error is <= 0.056 "
                   "at L >= 50 (computed on the theory curve) and the shift fit is unbiased on it by construction. "
-                  "A wrong depth exponent, the branch constant off by sqrt 2, erf(x / sqrt 2), the weight variance "
-                  "doubled or sigma_w ignored move the argmax by >= 0.28 (derived, section 6).",
+                  "At sigma_w^2 = 0.5 a wrong depth exponent, the branch constant off by sqrt 2, erf(x / sqrt 2) and "
+                  "the weight variance doubled (= sigma_w ignored) move the argmax by >= 0.28 (derived, section 9.3).",
     prediction_origin="derived",
     sweeps=_argmax_sweeps(NETWORKS["phiW+input"]),
     measure=measure_response, estimate=argmax_deviation(predicted_alpha_star),
-    controls=("fischer-hidden-depth-scaling", "branch-constant", "erf-half-argument", "weight-variance-2",
-              "sigma-ignored"),
+    # sigma-ignored builds sigma_w^2 = 1 = 2 x 0.5: the same network as weight-variance-2 at this sweep
+    controls=("fischer-hidden-depth-scaling", "branch-constant", "erf-half-argument", "weight-variance-2"),
     requires=Capability.FORWARD_TRACE,
     readings=_readings(ARGMAX_READINGS, _argmax_sweeps),
     paper_numbers=(
@@ -707,17 +718,22 @@ ARGMAX = register(Claim(
 # 3. weak dependence on sigma_w^2 --------------------------------------------------------------------------
 SIGMA_DEPTH = 25
 SIGMAS = {"smoke": (0.5, 16.0), "default": (0.5, 4.0, 16.0), "thorough": (0.5, 1.41, 4.0, 16.0)}
-SIGMA_SIZE = {"smoke": (4, 48, 128), "default": (4, 48, 128), "thorough": (6, 96, 256)}
+SIGMA_SIZE = {"smoke": (2, 64, 128), "default": (3, 64, 128), "thorough": (8, 128, 256)}  # replicates, S, width
+# replicates per budget of the readings whose derived spread is far from the band (near-relabellings: 1.34, 1.73,
+# 1.34 against 0.866) and of the degenerate one (shown, not counted): sized for their margins (section 10)
+SIGMA_REPLICATES = {"Vphi": {"smoke": 1, "default": 1, "thorough": 4},
+                    **{name: {"smoke": 2, "default": 2, "thorough": 6} for name in ("Vphi+input", "Vphi+bias", "phiW")}}
 NAIVE_SPREAD = 0.5 * math.log(32.0)  # log(max/min alpha*) of alpha* ~ sigma_w^-1 over sigma_w^2 in [0.5, 16]
 
 
 def _sigma_sweeps(params: Mapping[str, Any]) -> dict[str, Sweep]:
+    name = next((k for k, v in NETWORKS.items() if dict(v) == dict(params)), "")
     out = {}
     for b, sigmas in SIGMAS.items():
         reps, nets, width = SIGMA_SIZE[b]
-        out[b] = Sweep(axes={"sigma_w2": sigmas}, replicates=reps, networks=nets,
-                       fixed={"width": width, "depth": SIGMA_DEPTH, "c0": C0, "grid": 11, "lattice": 0.25, "beta": 0.0,
-                              "activation": ACT, "preact": True, **params})
+        out[b] = Sweep(axes={"sigma_w2": sigmas}, replicates=SIGMA_REPLICATES.get(name, {}).get(b, reps),
+                       networks=nets, fixed={"width": width, "depth": SIGMA_DEPTH, "c0": C0, "beta": 0.0,
+                                             "activation": ACT, "preact": True, **params})
     return out
 
 
@@ -731,7 +747,7 @@ SIGMA = register(Claim(
     source=Source(PAPER, ARXIV, "abstract ('optimal scaling parameter that depends only weakly on other network "
                   "hyperparameters, such as the weight variance'); the numerical band is " + DERIVED),
     quantity=f"argmax of the response ({RESPONSE_DEF}, c0 = {C0}) at depth {SIGMA_DEPTH} per sigma_w^2, as the "
-             "theory's argmax times e^s, s the shift of the theory curve that fits the data (11 points exp(0.25 k))",
+             "theory's argmax times e^s, s the shift of the theory curve that fits the data (the argmax claim's grid)",
     estimand="log(max alpha* / min alpha*) over sigma_w^2 in [0.5, 16] (grouped-jackknife CI)",
     prediction=0.0, tolerance=round(NAIVE_SPREAD / 2, 3),
     tolerance_why=f"'Weak' made numerical: at most half of the log-spread {NAIVE_SPREAD:.3f} (factor 5.7) that "
@@ -752,8 +768,8 @@ SIGMA = register(Claim(
 
 # 4. the derived depth map of the empirical range's gain share ------------------------------------------
 EMPIRICAL_RANGE = (0.1, 0.3)
-RANGE_DEPTHS = {"smoke": (25, 100), "default": (25, 100, 700), "thorough": (25, 100, 400, 700, 1000)}
-RANGE_SIZE = {"smoke": (2, 16, 128), "default": (3, 32, 128), "thorough": (6, 64, 256)}
+RANGE_DEPTHS = {"smoke": (25, 100), "default": (25, 100), "thorough": (25, 100, 400)}
+RANGE_SIZE = {"smoke": (2, 128, 128), "default": (4, 128, 128), "thorough": (8, 128, 256)}  # replicates, S, width
 RANGE_READINGS = ("Vphi", "Vphi+bias", "phiW")  # at sigma_w^2 = 1 the input layer changes nothing in the mean field
 
 
@@ -761,7 +777,7 @@ def _range_sweeps(params: Mapping[str, Any]) -> dict[str, Sweep]:
     out = {}
     for b, depths in RANGE_DEPTHS.items():
         reps, nets, width = RANGE_SIZE[b]
-        out[b] = Sweep(axes={"depth": depths}, replicates=reps, networks=nets, inner={"scale": EMPIRICAL_RANGE},
+        out[b] = Sweep(axes={"depth": depths}, replicates=reps, networks=nets,
                        fixed={"width": width, "sigma_w2": 1.0, "c0": C0, "beta": 0.0, "activation": ACT,
                               "preact": True, **params})
     return out
@@ -771,34 +787,35 @@ def _range_sweeps(params: Mapping[str, Any]) -> dict[str, Sweep]:
 RANGE = register(Claim(
     id="fischer.empirical_range_is_max_sensitivity",
     statement=f"The empirically beneficial residual scales alpha in {EMPIRICAL_RANGE} lie in the range of maximal "
-              "sensitivity (both reach half of the maximal response gain) only in a window of depths, and the "
-              "measured gain shares follow the derived map over depth: at c0 = 0.9 the window is L ~ 560-1100 "
-              "blocks (derived), beyond the tens to a hundred blocks of networks in use, where alpha = 0.1 reaches "
-              "about a tenth of the gain or less.",
+              "sensitivity (both reach half of the maximal response gain) only in the window of depths the derived "
+              "response map gives, L ~ 480-1170 blocks (540-930 with a bias; c0 = 0.9), not at the tens to a hundred "
+              "blocks of networks in use: the measured response curves at practical depths are the derived ones "
+              "within 0.2 in log alpha, which moves that window by at most a factor 1.5.",
     source=Source(PAPER, ARXIV, "abstract ('for deep networks the empirically found values for the scaling parameter "
                   "lie within the range of maximal sensitivity'); range 0.1-0.3 from Szegedy et al. 2017 "
                   "(Inception-ResNet residual scaling); depths, the half-gain criterion and the map " + DERIVED),
-    quantity=f"gain share (chi(alpha) - 1) / (chi(alpha*) - 1) at alpha = {EMPIRICAL_RANGE}, alpha* the formula's "
-             f"optimum at that depth, {RESPONSE_DEF}, c0 = {C0}, sigma_w^2 = 1",
-    estimand="max over depths and the two empirical alphas of |measured gain share - derived gain share| "
-             "(simultaneous CI)",
-    prediction=0.0, tolerance=0.1,
-    tolerance_why="0.1 in gain share: the finite-width (N = 128) change of the response is a few percent (the shift "
-                  "fits of the argmax claim), well inside; within 0.1 of the map every measured share stays on the "
-                  "map's side of the half-gain line at the claim's depths (derived 0.03/0.24, 0.11/0.77, 0.67/0.74 "
-                  "at L = 25, 100, 700), so a holding verdict carries the finding. The branch constant off by "
-                  "sqrt 2, erf(x / sqrt 2), the weight variance doubled and alpha^2 move a share by >= 0.22 at "
-                  "L = 100 (derived, section 6).",
+    quantity=f"shift s_L (log alpha) of the theory's response curve that fits the measured one at depth L, "
+             f"{RESPONSE_DEF}, c0 = {C0}, sigma_w^2 = 1, the argmax claim's grid",
+    estimand="max over depths of |s_L| (simultaneous CI)",
+    prediction=0.0, tolerance=0.2,
+    tolerance_why="0.2 in log alpha, the argmax claim's precision (the response is within 3% of its top over +-0.2). "
+                  "The response depends on alpha and L through alpha^2 L (continuum), so a curve moved by s in log "
+                  "alpha moves the half-gain window of depths by e^-2s: 0.2 keeps the derived window [477, 1167] "
+                  "inside [320, 1740], far above practical depths (a holding verdict carries the finding), and covers "
+                  "the finite-width shift of the curve (|s| <= 0.075 in the pilot). The branch constant off by "
+                  "sqrt 2, erf(x / sqrt 2), the weight variance doubled and alpha^2 move the curve by >= 0.31 "
+                  "(derived, section 9.5).",
     prediction_origin="derived",
     sweeps=_range_sweeps(NETWORKS["Vphi"]),
-    measure=measure_response, estimate=estimate_map_deviation,
+    measure=measure_response, estimate=estimate_range_shift,
     controls=("scale-twice", "branch-constant", "erf-half-argument", "weight-variance-2"),
     requires=Capability.FORWARD_TRACE,
     readings=_readings(RANGE_READINGS, _range_sweeps),
     paper_numbers=(
         {"what": "empirically beneficial alpha range", "paper": "'empirically found values' (abstract); used: 0.1-0.3 "
                                                                  "(Szegedy et al. 2017)",
-         "ours": "derived (L, c0) window in the figure and notes; measured gain share per depth in the fit table"},
+         "ours": "derived half-gain window of depths in the notes and figure title; measured shifts per depth and the "
+                 "window they imply in the fit table"},
     ),
 ))
 

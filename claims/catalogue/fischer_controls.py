@@ -32,9 +32,14 @@ from reference_impl.protocol import Capability, Ensemble, NetSpec
 ROOT2 = math.sqrt(2.0)
 
 
-class _HalfArgumentEnsemble:
-    """Hidden states of the erf(x / sqrt 2) network from those of the erf network it equals up to a
-    factor: see ``HalfArgumentErf``."""
+def half_argument_spec(spec: NetSpec) -> NetSpec:
+    """The erf network that equals the erf(x / sqrt 2) network of ``spec`` up to the factor sqrt 2 on its input
+    and states (pre-activation blocks; see ``HalfArgumentErf``)."""
+    return spec.with_(scale=spec.scale / ROOT2, bias_var=spec.bias_var / (2.0 if spec.block == "res1w" else 1.0))
+
+
+class HalfArgumentEnsemble:
+    """Hidden states of an erf(x / sqrt 2) network from those of the erf network of ``half_argument_spec``."""
 
     def __init__(self, inner: Ensemble) -> None:
         self.inner = inner
@@ -64,8 +69,7 @@ class HalfArgumentErf(Control):
             return self.base.build(spec, n_networks, generator)
         if not spec.preact:
             raise NotImplementedError("erf-half-argument: post-activation blocks have no rescaling identity")
-        inner = spec.with_(scale=spec.scale / ROOT2, bias_var=spec.bias_var / (2.0 if spec.block == "res1w" else 1.0))
-        return _HalfArgumentEnsemble(self.base.build(inner, n_networks, generator))
+        return HalfArgumentEnsemble(self.base.build(half_argument_spec(spec), n_networks, generator))
 
 
 FISCHER_CONTROLS: dict[str, Control] = {

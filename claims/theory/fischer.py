@@ -442,15 +442,17 @@ def finite_width_variance(q0: float, depth: int, alpha: float, sigma_w2: float =
     return _variance(_one_loop(moments, alpha, sigma_w2))
 
 
-def input_coefficients(x: Array, depth: int, alpha: float, sigma_w2: float = 1.0) -> tuple[Array, Array]:
+def input_coefficients(x: Array, depth: int, alpha: float, sigma_w2: float = 1.0, weights: Array | None = None,
+                       ) -> tuple[Array, Array]:
     """(kappa_l^x, V_l^x), l = 0..L, for networks that all see the one input x (n,) (res1, erf, no bias;
     derived, one loop, conditional on x): N (E K^_l - K_l^x) and N Var(K^_l) up to O(1/N).
 
-    The input's own coefficients differ from input to input at O(n^-1/2) (fischer2023.md section 4);
+    The input's own coefficients differ from input to input at O(n^-1/2) (fischer2023.md section 9.1);
     their mean over Gaussian inputs is the ``fixed_input`` coefficient of ``finite_width_correction``
-    and ``finite_width_variance`` up to O(1/n).
+    and ``finite_width_variance`` up to O(1/n). ``weights`` (summing to 1) replace the plain mean over
+    x's coordinates: with a quadrature of N(0, q0) for x they give that population coefficient.
     """
-    f = _one_loop(_input_moments(x, depth, alpha, sigma_w2), alpha, sigma_w2)
+    f = _one_loop(_input_moments(x, depth, alpha, sigma_w2, weights), alpha, sigma_w2)
     return _correction(f), _variance(f)
 
 
