@@ -36,19 +36,12 @@ FINDINGS = sorted({cid for (impl, budget, cid), (verdict, _) in EXPECTED.items()
 
 # pairs that fail relative to the reference although the reference is not a finding: what is known
 NOT_REJECTED = {
-    ("fischer.alpha_star_weak_sigma_dependence", "fischer-weight-outside"): (
-        "the control turns the phiW readings into Vphi ones, which the reference already violates, and leaves "
-        "phiW+input undecided at smoke as on the reference (calibration: rejected in 4 of 40 default seeds); the "
-        "claim shows no control it can reject until the Fischer redesign"),
 }
 # findings without a positive control yet, and positive controls their measurement does not rate holds
 NO_POSITIVE = {
     "nfd.preact_stable_postact_explodes": (
         "false by construction under 1/sqrt(L) branches (mean field: both rates tend to 0); the redesign of this "
         "claim declares an implementation in which post-activation norms explode"),
-    "fischer.empirical_range_is_max_sensitivity": (
-        "its depths are where the derived map already predicts a violation; the Fischer redesign declares the "
-        "depths and a positive control"),
 }
 POSITIVE_NOT_HOLDING = {
     ("nfd.sgd_coupling_depth", "sgd-rate-decay"): (
