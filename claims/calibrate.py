@@ -21,10 +21,13 @@ under another declaration than the claim's current one is marked stale in the ta
 that claim runs them again.
 
 Results go to ``<out>/calibration.json`` (every run, then the summary) and ``<out>/calibration.md``,
-rewritten after every run; rerunning the same command skips the runs already in the JSON (same
-budget, device, dtype and implementation), so an interrupted calibration resumes. Runs of other
-claims already in the JSON are kept and tabulated too, so one folder can collect a calibration
-done in parts.
+rewritten after every run; rerunning the same command skips the runs already in the JSON that the
+same implementation made: same budget, device and dtype, and the same identity (claims/identity.py:
+the --impl value and what names its code, never the implementation's name alone), so an interrupted
+calibration resumes. A plug-in whose code nothing names across runs (no cache_token) has its runs
+reused only to resume a calibration that did not finish. Runs of other claims already in the JSON
+that the same implementation made are kept and tabulated too, so one folder can collect a
+calibration done in parts.
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ import datetime as dt
 import json
 import platform
 import time
+import warnings
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -42,7 +46,9 @@ from scipy import stats as sps
 
 from . import __version__
 from .expected import Expected
-from .plugins import resolve
+from .cache import UncachedPluginWarning
+from .identity import LOCAL_PLUGIN, Identity, plugin_identity
+from .plugins import PluginError, resolve
 from .run import Execution, run_claim
 from .reliability_table import render_markdown
 from .spec import VERDICTS, Claim, all_claims
@@ -66,10 +72,11 @@ def _key(run: Mapping[str, Any]) -> tuple[str, str, int]:
     return (run["claim"], run["impl"], int(run["seed"]))
 
 
-def _record(claim: Claim, impl_name: str, role: str, seed: int, entry: Mapping[str, Any]) -> dict[str, Any]:
+def _record(claim: Claim, impl_name: str, role: str, seed: int, entry: Mapping[str, Any],
+            identity: Identity) -> dict[str, Any]:
     rec = {"claim": claim.id, "impl": impl_name, "role": role, "seed": seed, "verdict": entry["verdict"],
            "estimate": entry.get("estimate"), "ci": entry.get("ci"), "seconds": round(float(entry.get("seconds", 0.0)), 3),
-           "declaration": claim.declaration()}
+           "declaration": claim.declaration(), "identity": identity.digest, "plugin": identity.plugin}
     if entry["verdict"] in ("error", "not applicable"):
         rec["message"] = entry.get("message", "")
     return rec
@@ -215,18 +222,50 @@ def _write(data: dict[str, Any], out: Path) -> None:
         tmp.replace(out / name)
 
 
-def _previous(out: Path | None, settings: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
-    """Runs (and start time) of an earlier calibration in ``out`` with the same budget, device, dtype, impl."""
+def _previous(out: Path | None, settings: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None, bool]:
+    """Runs, start time and whether it finished, of an earlier calibration in ``out`` with the same
+    budget, device, dtype and implementation name (which runs are reused is decided by identity)."""
     if out is None or not (out / "calibration.json").exists():
-        return [], None
+        return [], None, False
     try:
         old = json.loads((out / "calibration.json").read_text())
     except (OSError, json.JSONDecodeError):
-        return [], None
+        return [], None, False
     same = all(old.get("settings", {}).get(k) == settings[k] for k in ("budget", "device", "dtype", "impl"))
     if not same or old.get("schema") != SCHEMA:
-        return [], None
-    return list(old.get("runs", [])), old["settings"].get("started")
+        return [], None, False
+    return list(old.get("runs", [])), old["settings"].get("started"), bool(old.get("finished"))
+
+
+class _Plugins:
+    """The implementations a calibration runs, by name: the reference and the controls, each resolved
+    once, with its identity (claims/identity.py)."""
+
+    def __init__(self, reference: Any) -> None:
+        self._found: dict[str, tuple[Any, Identity]] = {reference.name: (reference, plugin_identity(reference))}
+
+    def get(self, name: str) -> tuple[Any, Identity]:
+        """(implementation, identity); PluginError for a name that does not resolve."""
+        if name not in self._found:
+            impl = resolve(name)[0]
+            self._found[name] = (impl, plugin_identity(impl))
+        return self._found[name]
+
+
+def _reusable(run: Mapping[str, Any], declared: Mapping[str, str], plugins: _Plugins, finished: bool) -> bool:
+    """An earlier run stays: for a selected claim (it is then not run again), only when it was made
+    under the claim's current declaration by the implementation with the same identity (one trusted
+    only within a run: when the earlier calibration did not finish); for another claim (a part done
+    earlier, kept in the table), when it was made by the same implementation."""
+    try:
+        identity = plugins.get(run["impl"])[1]
+    except PluginError:  # a control that is gone
+        return False
+    if run["claim"] in declared:
+        return run.get("declaration") == declared[run["claim"]] and run.get("identity") == identity.digest and \
+            (identity.shared or not finished)
+    # rows written before runs carried an identity: kept only for this package's own implementations
+    return run.get("plugin") == identity.plugin if "plugin" in run else identity.kind == "shipped"
 
 
 def calibrate(
@@ -257,15 +296,19 @@ def calibrate(
         "threads": torch.get_num_threads(), "controls": None if controls is None else list(controls),
         "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    previous, started = _previous(out, settings) if resume else ([], None)
+    previous, started, finished = _previous(out, settings) if resume else ([], None, False)
     if previous and started:
         settings["resumed"], settings["started"] = settings["started"], started
     declared = {c.id: c.declaration() for c in claims}
-    # runs of a selected claim measured under another declaration are run again (rows of other claims stay)
-    runs = [r for r in {_key(r): r for r in previous}.values()
-            if r["claim"] not in declared or r.get("declaration") == declared[r["claim"]]]
+    plugins = _Plugins(reference)
+    if previous and not plugins.get(reference.name)[1].shared:
+        warnings.warn(f"plug-in {reference.name!r} ({impl}): {LOCAL_PLUGIN}, so its earlier runs in {out} are reused "
+                      "only to resume a calibration that did not finish; declare a cache_token to reuse them "
+                      "(docs/cache.md)", UncachedPluginWarning, stacklevel=2)
+    runs = [r for r in {_key(r): r for r in previous}.values() if _reusable(r, declared, plugins, finished)]
     if log and len(runs) < len(previous):
-        log(f"{len(previous) - len(runs)} earlier runs were made under another declaration of their claim: run again")
+        log(f"{len(previous) - len(runs)} earlier runs were made by another implementation or other code, or under "
+            "another declaration of their claim: left out (those of the selected claims run again)")
     done = {_key(r) for r in runs}
     findings = {cid: v for (name, b, cid), v in (expected or {}).items() if name == reference.name and b == budget}
     given = {c.id for c in claims}
@@ -286,15 +329,16 @@ def calibrate(
             _write(data, out)
 
     for i, (claim, name, seed) in enumerate(todo):
-        plugin = reference if name == reference.name else resolve(name)[0]
+        plugin, identity = plugins.get(name)
         entry = run_claim(claim, plugin, budget, seed, device, dtype, execution=Execution(executor))
-        rec = _record(claim, name, "reference" if plugin is reference else "control", seed, entry)
+        rec = _record(claim, name, "reference" if plugin is reference else "control", seed, entry, identity)
         runs.append(rec)
         if log:
             est = rec["estimate"]
             log(f"[{i + 1}/{len(todo)}] {claim.id} on {name}, seed {seed}: {rec['verdict']}"
                 f"{'' if est is None else f' (estimate {est:.4g})'} in {rec['seconds']:.1f}s")
         update()
+    data["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     update()
     return data
 

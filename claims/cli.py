@@ -12,20 +12,23 @@ import warnings
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from .cache import CellCache, audit
-from .configs import check_config, describe_claim
+from .cache import CacheError, CacheWriteError, CellCache
+from .configs import check_config, check_values, describe_claim
 from .executors import ExecutorError, make_executor
 from .plugins import PluginError, available, resolve
+from .preregistration import current_digests, render_pinned
+from .preregistration import describe as describe_declaration
+from .report import write_report
 from .spec import BUDGETS, Claim, ClaimError, all_claims, select
 from .run import Execution
-from .verify import exit_status, summary_line, verify, write_results
+from .verify import exit_status, exit_status_help, summary_line, verify, write_results
 
 EXAMPLES_VERIFY = """examples:
   resnet-claims verify                                  # every claim, default budget, reference impl
   resnet-claims verify --claims 'marion.*' --budget smoke
   resnet-claims verify --impl mypkg.resnet:factory --out reports/mine
   resnet-claims verify --claims marion.iid_sqrt_l_unique --config '{"activation": "tanh"}'
-exit status: 0 all hold, 1 some violated or error, 3 some inconclusive (none violated), 2 bad usage"""
+""" + exit_status_help()
 
 EXAMPLES_CALIBRATE = """examples:
   resnet-claims calibrate                               # every claim, 20 seeds, default budget
@@ -83,10 +86,15 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="resnet-claims", description="Verify theoretical claims about deep ResNets.")
     sub = p.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", help="list every claim id with its statement and source",
-                        epilog="examples:\n  resnet-claims list\n  resnet-claims list --verbose marion.iid_sqrt_l_unique",
+                        epilog="examples:\n  resnet-claims list\n  resnet-claims list --verbose marion.iid_sqrt_l_unique\n"
+                               "  resnet-claims list --digests > claims/catalogue/declarations.txt",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ls.add_argument("--verbose", nargs="+", metavar="ID", default=None,
-                    help="for these claim ids or globs: the NetSpecs each budget builds and the --config fields honoured")
+                    help="for these claim ids or globs: the NetSpecs each budget builds, the --config fields honoured, "
+                         "the claim's kind, declaration digests and amendments")
+    ls.add_argument("--digests", action="store_true",
+                    help="print the current declaration digest of every claim and reading, in the format of "
+                         "claims/catalogue/declarations.txt")
     v = sub.add_parser("verify", help="run claims against an implementation and write results.json",
                        epilog=EXAMPLES_VERIFY, formatter_class=argparse.RawDescriptionHelpFormatter)
     v.add_argument("--claims", nargs="+", metavar="ID", help="claim ids or globs (default: all)")
@@ -106,18 +114,25 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--executor", default="inline",
                    help="where cells run: inline (default), processes:N, or dask://HOST:PORT")
     v.add_argument("--cell-timeout", type=_seconds, default=None, metavar="SECONDS",
-                   help="a cell running longer makes its claim an error; the other claims still run (default: "
-                        "no limit; enforced inline and under processes:N)")
+                   help="a cell (or the plug-in checks before a claim's cells) running longer makes its claim an "
+                        "error; the other claims still run. Cells and checks then run in worker processes, killed "
+                        "when a plug-in does not stop (default: no limit; inline or processes:N, not Dask)")
     k = sub.add_parser("cache", help="show, clear or audit the cell cache ($RESNET_CLAIMS_CACHE: the database file "
                                      "or its folder; else the user cache folder)",
                        epilog="examples:\n  resnet-claims cache info\n  resnet-claims cache clear\n"
                               "  resnet-claims cache audit --fraction 0.05\n"
-                              "audit recomputes a random sample of cached cells and lists any whose stored numbers "
-                              "differ (exit status 1)",
+                              "  resnet-claims cache audit --impl mypkg.resnet:factory --seed 1234\n"
+                              "audit recomputes a random sample of cached cells (seeded from the clock; the seed is "
+                              "printed) and lists those that differ or that it could not check: exit status 0 only "
+                              "when every sampled cell was recomputed and equal (docs/cache.md)",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     k.add_argument("action", help="info, clear or audit")
     k.add_argument("--fraction", type=_fraction, default=0.1, metavar="F",
                    help="audit: share of cached cells recomputed, 0 < F <= 1 (default 0.1)")
+    k.add_argument("--seed", type=_seed, default=None, help="audit: seed of the sample (default: from the clock)")
+    k.add_argument("--impl", action="append", default=None, metavar="IMPL",
+                   help="audit: also check cells of this plug-in (module:factory or a registered name; repeatable); "
+                        "this package's implementations and controls are always checked")
     c = sub.add_parser("calibrate", help="measure the suite's false-alarm rate and power (reliability table)",
                        epilog=EXAMPLES_CALIBRATE, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--seeds", type=int, default=20, metavar="K", help="number of master seeds (default 20)")
@@ -178,6 +193,7 @@ def _config(text: str | None) -> dict[str, Any] | None:
         NetSpec(**{"width": 8, "depth": 2, **probe})
     except (SpecError, TypeError) as exc:
         raise UsageError(f"--config: {exc}") from None
+    check_values(config)
     return config
 
 
@@ -186,8 +202,12 @@ def _largest(value: Any) -> Any:
 
 
 def memory_need(claim: Claim, budget: str, config: dict[str, Any] | None, dtype: str) -> tuple[float, str]:
-    """Bytes that one cell of ``claim`` needs at the least (one weight matrix per network and one
-    input and trace of the S networks at the largest width and depth), and what they are."""
+    """Bytes that ``claim`` needs at the least, and what they are: the larger of one cell's (one
+    weight matrix per network for two networks, and the input and trace of the S networks, at the
+    largest width and depth) and validation's (the PROBE_NETWORKS networks of its probe, every layer
+    up to MAX_PROBE_DEPTH, as an implementation that forms its weights builds them)."""
+    from .validate import MAX_PROBE_DEPTH, PROBE_NETWORKS
+
     sweep = claim.sweep(budget)
     params = {**sweep.fixed, **(config or {}), **{k: _largest(v) for k, v in {**sweep.axes, **sweep.inner}.items()}}
     width, depth = params.get("width"), params.get("depth")
@@ -196,8 +216,12 @@ def memory_need(claim: Claim, budget: str, config: dict[str, Any] | None, dtype:
     depth = depth if isinstance(depth, int) and not isinstance(depth, bool) else 1
     item = 8 if dtype == "float64" else 4
     s = sweep.networks
-    need = float(width) ** 2 * item * min(s, 2) + float(s) * (depth + 2) * width * item
-    return need, f"S={s} networks of width {width}, depth {depth}, {dtype}"
+    cell = float(width) ** 2 * item * min(s, 2) + float(s) * (depth + 2) * width * item
+    probe = float(width) ** 2 * item * PROBE_NETWORKS * min(depth, MAX_PROBE_DEPTH)
+    if probe > cell:
+        return probe, (f"validation's {PROBE_NETWORKS} probe networks of width {width}, depth {min(depth, MAX_PROBE_DEPTH)}, "
+                       f"{dtype}")
+    return cell, f"S={s} networks of width {width}, depth {depth}, {dtype}"
 
 
 def _machine_memory(device: str) -> float:
@@ -215,7 +239,7 @@ def _check_memory(claims: Sequence[Claim], budget: str, config: dict[str, Any] |
     for claim in claims:
         need, what = memory_need(claim, budget, config, dtype)
         if need > have:
-            raise UsageError(f"{claim.id} needs at least {need / 1e9:.3g} GB per cell ({what}); this machine has "
+            raise UsageError(f"{claim.id} needs at least {need / 1e9:.3g} GB ({what}); this machine has "
                              f"{have / 1e9:.3g} GB on {device}: lower width or depth in --config")
 
 
@@ -238,6 +262,14 @@ def _check_out(out: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise UsageError(f"--out {str(out)!r} is not a writable folder ({exc.strerror or exc})") from None
+
+
+def _picklable(impl: Any) -> bool:
+    try:
+        pickle.dumps(impl)
+    except Exception:  # noqa: BLE001 - any reason: it cannot travel to a worker
+        return False
+    return True
 
 
 def _check_picklable(impl: Any, executor: str) -> None:
@@ -273,31 +305,46 @@ def _progress(quiet: bool):  # type: ignore[no-untyped-def]
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
+    from .audit import audit, passed
+
     _check_choice("cache action", args.action, ("info", "clear", "audit"))
+    if args.action != "audit" and (args.seed is not None or args.impl):
+        raise UsageError(f"--seed and --impl apply to 'cache audit' only, not 'cache {args.action}'")
     cache = CellCache()
     if args.action == "clear":
-        print(f"removed {cache.clear()} cell(s) from {cache.path}")
+        try:
+            removed = cache.clear()
+        except CacheWriteError as exc:
+            print(f"resnet-claims: error: {printable(str(exc))}", file=sys.stderr)
+            return 1
+        print(f"removed {removed} cell(s) from {cache.path}")
         return 0
     if args.action == "info":
         info = cache.info()
         print(f"{info['path']}: {info['cells']} cell(s), {info['bytes'] / 1e6:.2f} MB"
               + ("" if info["writable"] else " (read-only)"))
         return 0
-    report = audit(cache, args.fraction)
+    report = audit(cache, args.fraction, args.seed, args.impl or ())
+    print(f"audit seed {report['seed']} (repeat this sample with --seed {report['seed']})")
     for entry in report["differ"]:
-        print(f"DIFFERS: cell {entry['key']} of {entry['claim']} on {printable(str(entry['impl']))}, "
-              f"{entry['params']} replicate {entry['replicate']}: stored {json.dumps(entry['stored'])[:300]}, "
-              f"recomputed {json.dumps(entry['recomputed'])[:300]}")
-    for entry in report["skipped"]:
-        print(f"skipped: cell {entry['key']}{' of ' + entry['claim'] if 'claim' in entry else ''}: {entry['why']}")
-    print(f"audited {report['sampled']} of {report['entries']} cached cell(s) in {cache.path}: {report['recomputed']} "
-          f"recomputed, {len(report['differ'])} differ, {len(report['skipped'])} skipped")
-    return 1 if report["differ"] else 0
+        print(f"DIFFERS: cell {entry['key']} of {entry['claim']} on {printable(entry['impl'])}, "
+              f"{printable(str(entry['params']))} replicate {entry['replicate']}: stored "
+              f"{printable(json.dumps(entry['stored']))[:300]}, recomputed {json.dumps(entry['recomputed'])[:300]}")
+    for entry in report["unchecked"]:
+        said = f" (its recipe says {printable(str(entry['claim']))} on {printable(entry['impl'])})" if "claim" in entry else ""
+        print(f"NOT CHECKED: cell {entry['key']}{said}: {printable(entry['why'])}")
+    print(f"audited {report['sampled']} of {report['entries']} cached cell(s) in {cache.path}: {report['equal']} "
+          f"recomputed and equal, {len(report['differ'])} differ, {len(report['unchecked'])} not checked"
+          + ("" if report["sampled"] else " (nothing to audit)"))
+    return 0 if passed(report) else 1
 
 
-def cmd_list(verbose: Sequence[str] | None = None) -> int:
+def cmd_list(verbose: Sequence[str] | None = None, digests: bool = False) -> int:
+    if digests:
+        print(render_pinned(current_digests()), end="")
+        return 0
     if verbose:
-        print("\n".join(describe_claim(c) for c in select(verbose)))
+        print("\n".join(f"{describe_claim(c)}\n{describe_declaration(c)}" for c in select(verbose)))
         return 0
     for c in all_claims():
         print(f"{c.id}\n    {c.statement}\n    source: {c.source.paper}, arXiv:{c.source.arxiv}, {c.source.where}")
@@ -312,22 +359,34 @@ def cmd_verify(args: argparse.Namespace) -> int:
     config = _config(args.config)
     if config is not None:
         _check_memory(claims, args.budget, config, args.device, args.dtype)
-        for claim in claims:  # a field the measurement ignores is bad usage (ClaimError: exit 2)
-            check_config(claim, config, args.budget)
+        for claim in claims:  # a field the measurement ignores, or a degenerate value, is bad usage (exit 2)
+            check_config(claim, config, args.budget, args.dtype)
     out = Path(args.out)
     _check_out(out)
     impl, source = resolve(args.impl)
-    executor = make_executor(args.executor)
+    executor = make_executor(args.executor, args.cell_timeout)
+    if executor is not None and args.executor == "inline" and not _picklable(impl):
+        warnings.warn(f"plug-in {printable(str(impl.name))!r} cannot be pickled, so its cells run in this process: "
+                      f"--cell-timeout {args.cell_timeout:g} then stops only plug-in code that lets a timeout through "
+                      "(not a catch-all except, a hang outside Python or a process exit); return the plug-in from a "
+                      "module-level factory to run it in a worker process", stacklevel=1)
+        executor.shutdown()
+        executor = None
     if executor is not None:
         _check_picklable(impl, args.executor)
     update, bar = _progress(args.quiet)
-    execution = Execution(executor, None if args.no_cache else CellCache(), update, cell_timeout=args.cell_timeout)
+    cache = None if args.no_cache else CellCache(resume=out)
+    execution = Execution(executor, cache, update, cell_timeout=args.cell_timeout)
+    calibration = _calibration(args.calibration)
 
-    def save(results: dict[str, Any]) -> None:
+    def save(results: dict[str, Any]) -> None:  # after each claim, and once before the first: never a stale report
         write_results(results, out)
+        write_report([results], out, calibration)
+        if not results["claims"]:
+            return
         if bar is not None:
             bar.clear()
-        print(summary_line(results["claims"][-1]), flush=True)
+        print("\n".join(map(printable, summary_line(results["claims"][-1]).splitlines())), flush=True)
 
     print(f"implementation {printable(str(impl.name))} ({source}), budget {args.budget}, seed {args.seed}, device {args.device}, "
           f"dtype {args.dtype}: {len(claims)} claim(s)", flush=True)
@@ -335,17 +394,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
         results = verify(claims, impl, source, args.budget, args.seed, args.device, args.dtype, config, execution, save,
                          args.with_controls)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished claims are kept in {out / 'results.json'} and finished cells in the "
-              "cache; rerun the same command to resume (only missing cells are computed)", file=sys.stderr)
+        print(f"\ninterrupted: finished claims are kept in {out / 'results.json'} (marked incomplete) and finished "
+              "cells in the cache; rerun the same command to resume (only missing cells are computed)", file=sys.stderr)
         return 130
     finally:
         if bar is not None:
             bar.close()
+        if executor is not None:
+            executor.shutdown(wait=False)
     write_results(results, out)
-    _write_report([results], out, args.calibration)
+    if cache is not None:
+        cache.finish_run()  # the run completed: cells kept only to resume it go
+    print(f"report: {write_report([results], out, calibration)}")
     counts = ", ".join(f"{k} {v}" for k, v in results["run"]["counts"].items() if v)
-    print(f"{counts}; {results['run']['seconds']:.1f}s; results in {out / 'results.json'}")
-    return exit_status(results)
+    status = exit_status(results)
+    print(f"{counts or 'no claims'}; {results['run']['seconds']:.1f}s; results in {out / 'results.json'}"
+          + ("; nothing was checked (exit status 4)" if status == 4 else ""))
+    return status
 
 
 def _calibration(value: str | None) -> dict[str, Any] | None:
@@ -366,8 +431,6 @@ def _calibration(value: str | None) -> dict[str, Any] | None:
 
 
 def _write_report(results: list[dict[str, Any]], out: Path, calibration: str | None = None) -> Path:
-    from .report import write_report
-
     path = write_report(results, out, _calibration(calibration))
     print(f"report: {path}")
     return path
@@ -392,8 +455,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     expected_path = Path(args.expected) if args.expected else DEFAULT_EXPECTED
     if args.expected and not expected_path.is_file():
         raise UsageError(f"--expected {args.expected!r}: no such file")
+    impls = set(available()) | {str(resolve(args.impl)[0].name)}
     try:
-        expected = load_expected(expected_path) if expected_path.is_file() else {}
+        expected = load_expected(expected_path, impls) if expected_path.is_file() else {}
     except ExpectedFileError as err:
         raise UsageError(str(err)) from err
     executor = make_executor(args.executor)
@@ -434,12 +498,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``resnet-claims`` command."""
     parser = _parser()
     args = parser.parse_args(argv)
-    commands = {"list": lambda: cmd_list(args.verbose), "verify": lambda: cmd_verify(args),
+    commands = {"list": lambda: cmd_list(args.verbose, args.digests), "verify": lambda: cmd_verify(args),
                 "cache": lambda: cmd_cache(args), "calibrate": lambda: cmd_calibrate(args), "report": lambda: cmd_report(args)}
     previous, warnings.formatwarning = warnings.formatwarning, _one_line_warning
     try:
         return commands[args.command]()
-    except (UsageError, ClaimError, PluginError, ExecutorError, FileNotFoundError) as exc:
+    except (UsageError, ClaimError, PluginError, ExecutorError, CacheError, FileNotFoundError) as exc:
         print(f"resnet-claims: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     finally:

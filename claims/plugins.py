@@ -20,6 +20,7 @@ import importlib
 import operator
 import os
 import sys
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -65,21 +66,27 @@ def _registered() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
+def registered() -> dict[str, str]:
+    """Registered implementation names -> their ``module:attr``, without loading any."""
+    return {name: ep.value for name, ep in _registered().items()}
+
+
 def available() -> list[str]:
     """Names usable with --impl: registered entry points and the negative controls."""
     return sorted(set(_registered()) | set(_controls()))
 
 
-def _load_factory(value: str) -> Any:
+def _load_factory(value: str) -> tuple[Any, str, str | None]:
+    """(the factory, how it was found: 'entry point' | 'control' | 'module', the entry point's module:attr)."""
     eps = _registered()
     if value in eps:
         try:
-            return eps[value].load()
+            return eps[value].load(), "entry point", eps[value].value
         except (ImportError, AttributeError) as exc:
             raise PluginError(f"cannot load registered implementation {value!r} ({eps[value].value}): {exc}") from exc
     controls = _controls()
     if value in controls:
-        return controls[value]
+        return controls[value], "control", None
     if ":" not in value:
         raise PluginError(f"unknown implementation {value!r}; use module:factory or one of: {', '.join(available())}")
     module, _, attr = value.partition(":")
@@ -94,7 +101,7 @@ def _load_factory(value: str) -> Any:
             obj = getattr(obj, part)
     except (Exception, SystemExit) as exc:  # a syntax error or any raise at import: nothing can run
         raise PluginError(f"cannot load implementation {value!r}: {type(exc).__name__}: {exc}") from exc
-    return obj
+    return obj, "module", None
 
 
 def _instantiate(value: str, factory: Any) -> Any:
@@ -130,18 +137,31 @@ def resolve(value: str | None = None) -> tuple[Any, str]:
     if not value:
         value, source = DEFAULT, "default"
     value = value.strip()
-    factory = _load_factory(value)
+    factory, how, entry = _load_factory(value)
     impl = _instantiate(value, factory)
     check_contract(value, impl)
-    _FACTORIES[id(impl)] = (impl, factory, value)
+    _MADE[id(impl)] = Provenance(impl, factory, value, how, entry)
     return impl, source
 
 
-_FACTORIES: dict[int, tuple[Any, Any, str]] = {}  # id -> (impl, what made it, the --impl value)
+@dataclass(frozen=True)
+class Provenance:
+    """How ``resolve`` made an implementation: the object the --impl value named (a factory, class or
+    ready object), the value, how it was found ('entry point' | 'control' | 'module') and, for an
+    entry point, its ``module:attr``. The cell cache and calibrate name the implementation by it
+    (claims/identity.py)."""
+
+    impl: Any
+    factory: Any
+    value: str
+    how: str
+    entry: str | None = None
 
 
-def origin(impl: Any) -> tuple[Any, str | None]:
-    """(factory, --impl value) of an implementation that ``resolve`` returned, else (None, None):
-    the factory's qualified name enters the cell cache key, the value lets ``cache audit`` rebuild it."""
-    impl_, factory, value = _FACTORIES.get(id(impl), (None, None, None))
-    return (factory, value) if impl_ is impl else (None, None)
+_MADE: dict[int, Provenance] = {}  # id(impl) -> how it was made
+
+
+def provenance(impl: Any) -> Provenance | None:
+    """How ``resolve`` made ``impl``; None for an object it did not return."""
+    made = _MADE.get(id(impl))
+    return made if made is not None and made.impl is impl else None

@@ -29,35 +29,42 @@ def run_property(
 
     n_examples = claim.examples.get(budget, 1)
     level = bonferroni_level(claim.level, n_examples)
-    tried: list[dict[str, Any]] = []
+    tried: dict[str, dict[str, Any]] = {}  # configuration (JSON) -> its entry, in the order first tried
+    replays = [0]
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if budget == "thorough" else [])
 
     @settings(max_examples=n_examples, derandomize=True, database=None, deadline=None, phases=phases,
               suppress_health_check=list(HealthCheck))
     @given(claim.config_space())
     def example(config: dict[str, Any]) -> None:
-        entry = run_once(claim, impl, budget, seed, device, dtype, config, level, execution)
-        tried.append(entry)
-        if entry["verdict"] == "violated":
-            raise _Violated(json.dumps(config, sort_keys=True))
+        key = json.dumps(config, sort_keys=True)
+        if key in tried:  # hypothesis replays a failing example: the same cells, the same verdict
+            replays[0] += 1
+        else:
+            tried[key] = run_once(claim, impl, budget, seed, device, dtype, config, level, execution)
+        if tried[key]["verdict"] == "violated":
+            raise _Violated(key)
 
     try:
         example()
     except _Violated:
         pass
-    failing = [e for e in tried if e["verdict"] == "violated"]
-    decided = [e for e in tried if e["verdict"] != "not applicable"]
-    # hypothesis replays the smallest failing example last; otherwise show the first decided example
-    first = dict(failing[-1] if failing else (decided or tried)[0])
-    verdict = property_verdict([e["verdict"] for e in tried])
+    entries = list(tried.values())
+    failing = [e for e in entries if e["verdict"] == "violated"]
+    decided = [e for e in entries if e["verdict"] != "not applicable"]
+    # with shrinking, the smallest failing example is the last one tried; otherwise the first decided one
+    first = dict(failing[-1] if failing else (decided or entries)[0])
+    verdict = property_verdict([e["verdict"] for e in entries])
     first["verdict"] = verdict
-    first["seconds"] = sum(e["seconds"] for e in tried)
+    first["seconds"] = sum(e["seconds"] for e in entries)
     first["configs"] = [
-        {"config": e["config"], "verdict": e["verdict"], "estimate": e["estimate"], "ci": e["ci"]} for e in tried
+        {"config": e["config"], "verdict": e["verdict"], "estimate": e["estimate"], "ci": e["ci"]} for e in entries
     ]
-    declined = len(tried) - len(decided)
+    declined = len(entries) - len(decided)
     first["message"] = (
-        f"{len(tried)} configuration(s) at per-example level {level:.4g}: {verdict}"
+        f"{len(entries)} configuration(s) tried (of {n_examples} drawn at most) at per-example level {level:.4g}"
+        + (f", the failing one replayed {replays[0]} time(s) by hypothesis" if replays[0] else "")
+        + f": {verdict}"
         + (f" ({declined} not applicable: the plug-in declines them; decided on the rest)" if declined else "")
         + (f"; failing config {json.dumps(first['config'], sort_keys=True)}" if failing else "")
         + f"; shown: {first['message']}"

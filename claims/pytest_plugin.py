@@ -7,7 +7,8 @@ error -> failed with the cell's error. A verdict listed in the expected-verdicts
 such as a reproduced disagreement with a paper, or a rate that only resolves at a larger budget)
 is reported as xfail with its reason; if it then holds, the test fails until the line is removed.
 A line may name one reading of a claim (``CLAIM_ID@READING``): the test then also fails when that
-reading's verdict changes. Claim items are added when pytest collects its default
+reading's verdict changes. A line naming an unknown claim, reading, budget or implementation stops
+pytest with one line (claims/expected.py). Claim items are added when pytest collects its default
 test paths, when ``-m`` mentions ``claims``, or with ``--claims``.
 """
 from __future__ import annotations
@@ -107,9 +108,23 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_options(config)
     name = config.getoption("--claims-expected") or config.getini("claims_expected")
     try:
-        config.stash[_EXPECTED] = load_expected(config.rootpath / name) if name else {}
+        config.stash[_EXPECTED] = load_expected(config.rootpath / name, _known_impls(config)) if name else {}
     except ExpectedFileError as err:
         raise pytest.UsageError(str(err)) from err
+
+
+def _known_impls(config: pytest.Config) -> set[str]:
+    """Implementation names an expected-verdicts line may use: every --impl name (registered, controls)
+    and the name of the implementation under test."""
+    from .plugins import PluginError, available, resolve
+
+    known = set(available())
+    if config.getoption("--impl"):
+        try:
+            known.add(str(resolve(config.getoption("--impl"))[0].name))
+        except PluginError as err:
+            raise pytest.UsageError(f"--impl: {err}") from None
+    return known
 
 
 def _check_options(config: pytest.Config) -> None:

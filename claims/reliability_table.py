@@ -77,7 +77,8 @@ def table_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "inconclusive": share(cc["inconclusive"], m), "error": cc["error"],
                 "tested": [f"power: {_ci(ch['rate'], ch['ci95'])}"] + projection_text(ctl.get("projection"), "control"),
                 "target": [ch["target"]],
-                "status": stale + (_status(ctl["checks"]) if informative else "uninformative: the reference is violated too"),
+                "status": stale + (("met" if ch["met"] else "not demonstrated: " + _status(ctl["checks"]))
+                                   if informative else "uninformative: the reference is violated too"),
                 "met": ch["met"] or not informative, "per_run": ctl["seconds"] / m if m else 0.0,
             })
     return rows
@@ -109,7 +110,8 @@ def bounds_note(data: Mapping[str, Any]) -> str:
 
 TARGETS_TEXT = ("Targets: false-violation rate <= 1%, inconclusive rate <= 5% on the reference; power (rate of "
                 "`violated`) >= 95% on every control the claim lists. Rates are counts over K runs with "
-                "Clopper-Pearson 95% intervals; 'met' compares the point estimate with the target.")
+                "Clopper-Pearson 95% intervals; 'met' compares the point estimate with the target. A listed control "
+                "whose power is below 95% is not demonstrated: the claim is not counted as able to reject it.")
 
 
 def render_markdown(data: Mapping[str, Any]) -> str:

@@ -8,7 +8,6 @@ import signal
 import threading
 import time
 import traceback
-import warnings
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from functools import partial
@@ -16,10 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
 
-from .cache import cell_key, code_version
-from .checked import CheckedImpl
+from .cache import cell_key
+from .identity import LOCAL_MEASURE, Identity, claim_identity, plugin_identity, suite_digest
+from .checked import CheckedImpl, Declined
 from .validate import impl_name
 from .configs import check_config, honoured_fields
+from .executors import TaskTimeout, WorkerDied, WorkerPool
+from .preregistration import amendments_for, data_was_seen, package_commit
 from .spec import CellContext, Claim, Estimate, Table
 from .stats import equivalence_verdict, hull
 from .sweep import Cell, cells
@@ -49,21 +51,34 @@ def describe_cell(cell: Cell) -> str:
     return f"cell {base} replicate {cell.replicate}"
 
 
+class _Expired(BaseException):
+    """A cell's time is up. A BaseException, so that plug-in code catching Exception (a retry loop)
+    does not swallow it; raised again every REARM_S seconds until the cell ends."""
+
+
+REARM_S = 0.5  # the timer fires again this often after the limit, until the cell gives up
+
+
 @contextmanager
 def _deadline(seconds: float | None, cell: Cell) -> Iterator[None]:
-    """Raise CellTimeout in this thread after ``seconds`` (main thread of a process only: inline runs
-    and process-pool workers; elsewhere the limit is not enforced)."""
+    """Raise CellTimeout in this thread after ``seconds`` (the main thread of a process only: inline
+    runs and WorkerPool workers; elsewhere the limit is not enforced here). Plug-in code that still
+    does not stop (it catches BaseException, or hangs outside Python) is killed with its worker
+    process by claims.executors.WorkerPool, which --cell-timeout always uses."""
     if not seconds or threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def expire(signum: int, frame: Any) -> None:
-        raise CellTimeout(f"{describe_cell(cell)} ran past --cell-timeout {seconds:g} s; the other claims still run")
+        raise _Expired()
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, REARM_S)
     try:
         yield
+    except _Expired:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        raise CellTimeout(f"{describe_cell(cell)} ran past --cell-timeout {seconds:g} s; the other claims still run") from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -97,8 +112,10 @@ def measure_cell(claim: Claim, impl: Any, device: str, dtype: str, networks: int
     """Run one cell and return its rows (cell params + inner values + measured values), checked finite.
 
     The measurement sees the plug-in through CheckedImpl (every tensor it receives is checked); any
-    exception from the cell, SystemExit included, becomes CellError naming the cell (only
-    KeyboardInterrupt, and NotImplementedError, a declined network, pass unchanged)."""
+    exception from the cell, SystemExit included, becomes CellError naming the cell. Passed on
+    unchanged: KeyboardInterrupt, Declined (the plug-in's build declined a network) and a
+    NotImplementedError the suite's own code raises (a measurement that cannot run on this plug-in);
+    a NotImplementedError from a plug-in method other than build is a CellError (checked.py)."""
     ctx = CellContext(cell.params, cell.replicate, cell.seed, networks, CheckedImpl(impl), device, dtype)
     try:
         with _deadline(timeout, cell):
@@ -113,15 +130,27 @@ def measure_cell(claim: Claim, impl: Any, device: str, dtype: str, networks: int
             result.append({**base, **row, "cell": cell.index, "replicate": cell.replicate})
         check_spread(rows, networks)
         return result
-    except (KeyboardInterrupt, NotImplementedError, CellError):
+    except (KeyboardInterrupt, Declined, NotImplementedError, CellError):
         raise
+    except _Expired:  # the timer fired again just as the cell ended
+        raise CellTimeout(f"{describe_cell(cell)} ran past --cell-timeout {timeout:g} s; the other claims still run") from None
     except BaseException as exc:  # SystemExit from plug-in code too: this claim's error, not the run's end
         raise CellError(f"plug-in {impl_name(impl)!r}, {describe_cell(cell)}: {type(exc).__name__}: {exc}") from exc
 
 
 def _entry(claim: Claim, budget: str) -> dict[str, Any]:
+    """A results entry's declared part: what was claimed, how it is measured, its kind, its declaration
+    digest with the package's git commit, and the amendments the log records for it."""
+    amendments = amendments_for(claim.id)
     return {
         "id": claim.id,
+        "kind": claim.kind,
+        "kind_why": claim.kind_why,
+        "digest": claim.declaration(),
+        "commit": package_commit(),
+        "amendments": amendments,
+        "amended_after_measured": any(data_was_seen(a) for a in amendments),
+        "positive_controls": list(claim.positive_controls),
         "statement": claim.statement,
         "quantity": claim.quantity,
         "estimand": claim.estimand,
@@ -164,7 +193,13 @@ class Execution:
     """How cells run: where (executor: None = in-process), what is kept (cache), who is told (progress),
     how long one cell may take (cell_timeout, seconds; None: no limit). ``shared`` keeps this run's
     cells by key in memory, so readings that differ only in their estimator measure each cell once
-    even without the cache."""
+    even without the cache.
+
+    The limit is enforced in two layers: a cell's own timer (``_deadline``, a BaseException raised
+    again until the cell gives up) wherever it runs in a process's main thread, and, with a
+    claims.executors.WorkerPool executor (``make_executor(value, cell_timeout)``: what --cell-timeout
+    uses), by killing the worker that runs a cell, or the plug-in checks, that still does not stop.
+    Without a WorkerPool only the first layer applies."""
 
     executor: Executor | None = None
     cache: Any = None
@@ -175,42 +210,31 @@ class Execution:
     shared: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-def _cache_for(claim: Claim, impl: Any, ex: Execution) -> tuple[Any, str, Any]:
-    """(the cache to use or None, the code hash, the factory): no caching for a plug-in whose source
-    cannot be read unless it declares a cache_token (warned once per run)."""
-    from .plugins import origin
-
-    factory, _ = origin(impl)
-    if ex.cache is None:
-        return None, "", factory
-    code = code_version(claim.measure, impl, factory)
-    if code is None and getattr(impl, "cache_token", None) is None:
-        warnings.warn(f"plug-in {impl_name(impl)!r}: the source of a module it is defined in or imports cannot be "
-                      "read, so its cells are not cached (declare a cache_token to allow it; docs/plugins.md)",
-                      UncachedPluginWarning, stacklevel=3)
-        return None, "", factory
-    return ex.cache, code or "", factory
+def _cache_for(claim: Claim, impl: Any, ex: Execution) -> tuple[Any, Identity, tuple[str, Any]]:
+    """(where this claim's cells are kept: the cache, this run's resume store, or None; the plug-in's
+    identity; the claim's part of the key). Cells are reused across runs only when every piece of
+    code that computes them is named (claims/identity.py); otherwise only within this run."""
+    identity = plugin_identity(impl)
+    declaration, measure, suite_measure = claim_identity(claim)
+    if identity.shared and not suite_measure:
+        identity = identity.local(LOCAL_MEASURE)
+    store = None if ex.cache is None else ex.cache.store_for(identity, impl_name(impl))
+    return store, identity, (declaration, measure)
 
 
-class UncachedPluginWarning(UserWarning):
-    """A plug-in's cells are computed afresh every run: nothing can tell whether cached ones are current."""
-
-
-def _recipe(claim: Claim, impl: Any, device: str, dtype: str, networks: int, cell: Cell) -> dict[str, Any]:
-    """What ``cache audit`` needs to recompute a cell: claim, measurement, --impl value, the cell."""
-    from .plugins import origin
-
-    measure = claim.measure
-    return {"claim": claim.id, "measure": f"{getattr(measure, '__module__', '')}:{getattr(measure, '__qualname__', '')}",
-            "impl": origin(impl)[1], "device": device, "dtype": dtype, "networks": networks, "index": cell.index,
-            "params": _jsonable(cell.params), "replicate": cell.replicate, "seed": cell.seed}
+def _recipe(claim: Claim, identity: Identity, device: str, dtype: str, networks: int, cell: Cell) -> dict[str, Any]:
+    """Which cell an entry is, for ``cache audit``: it rebuilds the key from these numbers with the
+    catalogue's claim and the implementations it can name, and recomputes the cell only on a match.
+    ``impl`` and ``suite`` are for its messages; nothing in a recipe is imported or called."""
+    return {"claim": claim.id, "impl": identity.label(), "suite": suite_digest(), "device": device, "dtype": dtype,
+            "networks": networks, "index": cell.index, "params": _jsonable(cell.params), "replicate": cell.replicate,
+            "seed": cell.seed}
 
 
 def _compute(claim: Claim, impl: Any, device: str, dtype: str, networks: int, todo: list[Cell], ex: Execution):
     """Yield (cell, rows, from_cache) in sweep order: hits first-class, misses computed and stored as they finish."""
-    cache, code, factory = _cache_for(claim, impl, ex)
-    keys = [cell_key(claim.id, c.params, c.replicate, c.seed, networks, impl, device, dtype, code, factory)
-            for c in todo]
+    cache, identity, named = _cache_for(claim, impl, ex)
+    keys = [cell_key(claim.id, c.params, c.replicate, c.seed, networks, identity, device, dtype, *named) for c in todo]
     shared = [ex.shared.get(k) for k in keys]
     found = [f if f is not None or cache is None else cache.get(k) for k, f in zip(keys, shared)]
     missing = [c for c, f in zip(todo, found) if f is None]
@@ -224,7 +248,7 @@ def _compute(claim: Claim, impl: Any, device: str, dtype: str, networks: int, to
             rows = next(fresh)
             ex.computed += 1
             if cache is not None:
-                cache.put(key, rows, _recipe(claim, impl, device, dtype, networks, cell))
+                cache.put(key, rows, _recipe(claim, identity, device, dtype, networks, cell))
         ex.shared[key] = rows
         yield cell, (copy.deepcopy(rows) if again is not None else rows), hit
 
@@ -266,10 +290,15 @@ def run_once(
             entry["message"] += f"; {entry['trained_with']}"
     except KeyboardInterrupt:
         raise
-    except NotImplementedError as exc:  # the plug-in declined a network the measurement builds
+    except Declined as exc:  # the plug-in's build declined a network the measurement builds
+        entry.update(verdict="not applicable", estimate=None, ci=[None, None], message=str(exc))
+    except NotImplementedError as exc:  # the measurement itself cannot run on this plug-in (a capability it lacks)
         entry.update(verdict="not applicable", estimate=None, ci=[None, None],
-                     message=f"plug-in {getattr(impl, 'name', impl)!r} declined a network this claim builds: "
-                             f"NotImplementedError: {exc}")
+                     message=f"not applicable to plug-in {impl_name(impl)!r}: {exc}")
+    except (TaskTimeout, WorkerDied) as exc:  # the WorkerPool killed the cell's worker, or lost it
+        cell = todo[min(len(entry["cells"]), len(todo) - 1)]  # cells come back in sweep order: the first missing
+        entry.update(verdict="error", estimate=None, ci=[None, None],
+                     message=f"plug-in {impl_name(impl)!r}, {describe_cell(cell)}: {exc}")
     except (Exception, SystemExit) as exc:  # a plug-in or a cell failed: this claim is an error, the others run
         message = str(exc) if isinstance(exc, CellError) else f"{type(exc).__name__}: {exc}"
         entry.update(verdict="error", estimate=None, ci=[None, None], message=message,
@@ -288,6 +317,21 @@ def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
 
 
+def _plugin_problem(claim: Claim, impl: Any, budget: str, device: str, dtype: str,
+                    config: Mapping[str, Any] | None, execution: Execution | None) -> Any:
+    """validate.check_plugin, in a worker of the run's WorkerPool when it has one: a plug-in whose
+    build hangs, or that ends the process, on the probe network is then that claim's error."""
+    from .validate import Problem, check_plugin
+
+    pool = execution.executor if execution is not None and isinstance(execution.executor, WorkerPool) else None
+    if pool is None:
+        return check_plugin(claim, impl, budget, device, dtype, config)
+    try:
+        return pool.submit(check_plugin, claim, impl, budget, device, dtype, config).result()
+    except (TaskTimeout, WorkerDied) as exc:
+        return Problem("error", f"plug-in {impl_name(impl)!r}: checking it on the claim's probe network: {exc}")
+
+
 def run_claim(
     claim: Claim,
     impl: Any,
@@ -300,8 +344,8 @@ def run_claim(
 ) -> dict[str, Any]:
     """Run a claim: capability check, plug-in validation on a probe network (claims/validate.py),
     then one test, or a property over its configuration class; a claim with readings runs each one.
-    A ``config`` field the claim does not honour raises ClaimError (bad usage)."""
-    check_config(claim, config, budget)
+    A ``config`` field the claim does not honour, or a value it cannot take, raises ClaimError (bad usage)."""
+    check_config(claim, config, budget, dtype)
     if claim.readings:
         from .readings import run_readings
 
@@ -310,16 +354,10 @@ def run_claim(
     if missing:
         entry = _entry(claim, budget)
         entry.update(verdict="not applicable", estimate=None, ci=[None, None], seconds=0.0,
-                     message=f"{impl.name} lacks capability {missing}")
+                     message=f"plug-in {impl_name(impl)!r} lacks capability {missing}, which this claim requires")
         return entry
-    from .validate import Problem, independence_problem, validate_for_claim
-
     start = time.perf_counter()
-    try:
-        problem = validate_for_claim(claim, impl, budget, device, dtype, config) or \
-            independence_problem(claim, impl, budget, device, dtype, config)
-    except (Exception, SystemExit) as exc:  # plug-in code that escaped validation (sys.exit in build)
-        problem = Problem("error", f"plug-in {impl_name(impl)!r} raised {type(exc).__name__}: {exc} during validation")
+    problem = _plugin_problem(claim, impl, budget, device, dtype, config, execution)
     if problem is not None:  # broke the contract on a probe network (error), or declined the spec (not applicable)
         entry = _entry(claim, budget)
         entry["config"] = dict(config or {})

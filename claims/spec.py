@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import fnmatch
-import functools
-import hashlib
-import json
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
@@ -13,8 +10,13 @@ import numpy as np
 
 from reference_impl.protocol import Capability, NetSpec
 
+from .digest import claim_digest, reading_digest
+
 BUDGETS = ("smoke", "default", "thorough")
 VERDICTS = ("holds", "violated", "inconclusive", "reading-dependent", "error", "not applicable")
+# "paper": evidence about a paper's statement; "implementation check": holds by construction for any correct
+# implementation (an identity, the chain rule), a check of a plug-in and no evidence about a paper
+KINDS = ("paper", "implementation check")
 
 
 class ClaimError(ValueError):
@@ -122,9 +124,14 @@ class Reading:
 
     Declared with the claim, before any data. ``params`` are merged into every budget's
     ``Sweep.fixed`` (so they reach the measurement, the cache key and the cell seeds); any field
-    left ``None`` is the claim's own. ``degenerate`` (one line) marks a reading in which the claim
-    is true or false by construction (an exact symmetry, an identity): it is run and shown, and
-    left out of the headline verdict.
+    left ``None`` is the claim's own. ``degenerate`` (one line) says why a reading is run and shown
+    but left out of the headline verdict: the claim is true or false in it by construction (an exact
+    symmetry, an identity), it configures what a negative control calls a defect, or it cannot
+    decide at any budget. ``derived`` is the value the suite's own derivation expects for this
+    reading's estimand (the alternative to the paper's value), where one is derived: a counted
+    reading whose derived value sits within a target CI half-width (a third of the tolerance) of
+    its band's edge cannot decide (tests/claims/catalogue/test_readings_declared.py). ``kind`` /
+    ``kind_why`` override the claim's kind for a reading that is an identity.
     """
 
     name: str
@@ -137,6 +144,9 @@ class Reading:
     estimand: str | None = None
     quantity: str | None = None
     degenerate: str = ""
+    derived: float | None = None
+    kind: str | None = None
+    kind_why: str | None = None
     sweeps: Mapping[str, "Sweep"] | None = None
     measure: Measure | None = None
     estimate: Estimator | None = None
@@ -146,12 +156,20 @@ class Reading:
         return {"name": self.name, "support": self.support, "params": dict(self.params),
                 "prediction": self.prediction, "tolerance": self.tolerance,
                 "prediction_origin": self.prediction_origin, "estimand": self.estimand,
-                "degenerate": self.degenerate}
+                "degenerate": self.degenerate, "derived": self.derived, "kind": self.kind}
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One executable claim: a pre-registered prediction, its tolerance, and how to measure it."""
+    """One executable claim: a pre-registered prediction, its tolerance, and how to measure it.
+
+    ``kind`` (one of KINDS, with the one-line ``kind_why``) is required: "implementation check" marks
+    a claim that holds by construction for any correct implementation. ``controls`` are negative
+    controls (a plausible wrong implementation the claim must reject, relative to the reference);
+    ``positive_controls`` are implementations in which the claimed effect exists by construction,
+    which the same measurement must rate ``holds`` (required where the reference's verdict is a
+    finding). ``declaration()`` is the digest pinned in claims/catalogue/declarations.txt.
+    """
 
     id: str
     statement: str
@@ -173,8 +191,14 @@ class Claim:
     paper_numbers: tuple[Mapping[str, str], ...] = ()
     readings: tuple[Reading, ...] = ()
     honours: tuple[str, ...] = ()  # --config fields the measurement uses; () = the sweeps' fixed keys + config_space keys
+    kind: str = ""
+    kind_why: str = ""
+    positive_controls: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS or not self.kind_why.strip():
+            raise ClaimError(f"claim {self.id}: kind must be one of {', '.join(map(repr, KINDS))} with a one-line "
+                             f"kind_why, got kind={self.kind!r}")
         missing = [b for b in BUDGETS if b not in self.sweeps]
         if missing:
             raise ClaimError(f"claim {self.id}: no sweep for budget(s) {missing}")
@@ -187,6 +211,9 @@ class Claim:
             raise ClaimError(f"claim {self.id}: reading names must be unique, got {names}")
         if self.readings and all(r.degenerate for r in self.readings):
             raise ClaimError(f"claim {self.id}: every reading is degenerate; nothing would decide the headline")
+        bad = [r.name for r in self.readings if r.kind is not None and (r.kind not in KINDS or not r.kind_why)]
+        if bad:
+            raise ClaimError(f"claim {self.id}: reading(s) {bad} override kind without one of {KINDS} and a kind_why")
 
     def sweep(self, budget: str) -> Sweep:
         if budget not in self.sweeps:
@@ -205,30 +232,18 @@ class Claim:
             prediction_origin=pick(reading.prediction_origin, self.prediction_origin),
             estimand=pick(reading.estimand, self.estimand), quantity=pick(reading.quantity, self.quantity),
             measure=pick(reading.measure, self.measure), estimate=pick(reading.estimate, self.estimate),
+            kind=pick(reading.kind, self.kind), kind_why=pick(reading.kind_why, self.kind_why),
         )
 
 
     def declaration(self) -> str:
-        """A digest of what the claim declares before any data: prediction, tolerance, level, sweeps
-        of every budget, readings, controls, property examples, and the names of its measurement and
-        estimator. Calibration runs carry it, so a table can tell rows of an unchanged claim from
-        rows measured on an earlier declaration (code changes below the declaration are not seen)."""
-        def plain(obj: Any) -> Any:
-            if isinstance(obj, functools.partial):
-                return [plain(obj.func), plain(obj.args), plain(obj.keywords)]
-            if callable(obj) and hasattr(obj, "__qualname__"):
-                return f"{obj.__module__}.{obj.__qualname__}"
-            if isinstance(obj, Mapping):
-                return {str(k): plain(v) for k, v in obj.items()}
-            if isinstance(obj, (list, tuple)):
-                return [plain(v) for v in obj]
-            if hasattr(obj, "__dataclass_fields__"):
-                return {f: plain(getattr(obj, f)) for f in obj.__dataclass_fields__}
-            return obj if isinstance(obj, (str, int, float, bool, type(None))) else repr(obj)
+        """The declaration digest (claims/digest.py: declared numbers, readings, controls, and the source
+        text of the measure and estimate code); calibration runs and results entries carry it."""
+        return claim_digest(self)
 
-        fields = ("prediction", "tolerance", "level", "sweeps", "readings", "controls", "examples", "measure", "estimate")
-        text = json.dumps(plain({f: getattr(self, f) for f in fields}), sort_keys=True, default=repr)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+    def reading_declaration(self, reading: Reading) -> str:
+        """The declaration digest of one of this claim's readings."""
+        return reading_digest(self, reading)
 
 
 _REGISTRY: dict[str, Claim] = {}

@@ -59,6 +59,10 @@ DEPTHS = {"smoke": (4, 8, 16, 32), "default": (4, 8, 16, 32, 64), "thorough": (4
 
 COORD_DEPTH = register(Claim(
     id="nfd.feature_learning_depth_uniform",
+    kind="implementation check",
+    kind_why="depth-muP's defining property: per-block updates O(1/L) summed over L blocks are O(1) by the power "
+             "counting, so any correct depth-muP implementation passes; it checks a plug-in's rate rule, not a "
+             "paper",
     statement="Under depth-muP the feature update of every block and of the output after T SGD steps is "
               "Theta(1) in depth: it neither vanishes nor blows up as L grows.",
     source=Source(TP6, "2310.02244", "Depth-muP's defining property (the coordinate check across depth), the "

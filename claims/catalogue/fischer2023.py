@@ -14,10 +14,17 @@ recursions in claims/theory/fischer.py, derivations in fischer2023.md. Readings 
 
 Response (pre-registered): chi = (c_L(c0 + dc) - c_L(c0 - dc)) / (2 dc), dc = 0.05, of the cosine
 similarity c of the output states of one network for inputs of equal norm sqrt(q0 d), q0 = 1, with
-exact pairwise correlations (Gram-Schmidt); c0 is swept where the claim says so. The measured
-argmax is the vertex of a quadratic fit of log chi in log alpha over the 7 lattice points
-exp(0.2 k) around the lattice maximum of the measured mean response (the window follows the
-data, not the prediction), standard errors clustered on the cell, Fieller set for the vertex.
+exact pairwise correlations (Gram-Schmidt); c0 is swept where the claim says so. Where the argmax
+of the response is measured, it is the **shift** of the theory's response curve: the
+infinite-width response at the cell's depth, as a function of log alpha, fitted to the measured
+mean response over every lattice point with a free shift s in log alpha and a free level (the
+measured argmax is the theory's argmax times e^s), jackknife intervals over independent groups
+of networks (fischer2023.md section 6).
+
+Kinds (declared here until the Claim carries them): the two kernel claims and the response-argmax
+claim test derived predictions of the paper's theory; the weak-sigma claim tests the paper's words
+under each reading; the empirical-range claim checks the derived depth map on which the paper's
+words are judged (its statement carries the finding).
 """
 from __future__ import annotations
 
@@ -27,11 +34,14 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
+from scipy.interpolate import CubicSpline
+from scipy.optimize import minimize_scalar
+from scipy import stats as sps
 
 from reference_impl.protocol import Capability
 
 from ..spec import CellContext, Claim, Estimate, Reading, Source, Sweep, Table, register
-from ..stats import LinearFit, equivalence_verdict, fieller_ratio, hull, mean_ci, ols
+from ..stats import equivalence_verdict
 from ..theory import fischer as theory
 from . import fischer_controls  # noqa: F401  (registers the Fischer controls)
 
@@ -42,10 +52,14 @@ DERIVED = "derived here (fischer2023.md), not quoted from the paper"
 ACT = "erf"
 Q0 = 1.0  # input variance per coordinate (before an input layer)
 C0, DC = 0.9, 0.05  # default input correlation of the response and the half-width of its secant
-LATTICE = 0.2  # spacing of the alpha lattice in log alpha (response_argmax; weak-sigma: 0.25 with 11 points)
-GRID = 7  # lattice points a cell measures, centred on the predicted argmax
-FIT_HALF = 3  # lattice points each side of the measured maximum that the vertex fit uses
-GROUPS = 8  # a response cell reports its S networks as GROUPS independent groups (clusters of the fits)
+LATTICE = 0.2  # spacing of the alpha lattice in log alpha
+# the lattice points a response cell measures, relative to the one nearest the formula's optimum: 7 points
+# 0.4 apart over [-1.8, +0.6] in log alpha (the small-alpha flank, where the response is least noisy,
+# carries most of the information on the shift; fischer2023.md section 10)
+GRID_OFFSETS = (-9, -7, -5, -3, -1, 1, 3)
+SHIFT_BOUND = 3.0  # |s| searched by the shift fit, in log alpha
+SHRINK = 0.1  # shrinkage of the shift fit's estimated covariance toward its diagonal
+GROUPS = 16  # a response cell reports its S networks as GROUPS independent groups (the jackknife's units)
 BIAS_READING = 0.05  # bias variance of the Vphi+bias reading
 
 NETWORKS: dict[str, dict[str, Any]] = {  # reading name -> NetSpec-level parameters (reach ctx.params)
@@ -109,25 +123,37 @@ def wrong_depth_exponent(anchor: int) -> Callable[..., float]:
 
 
 def alpha_grid(depth: int, sigma_w2: float, c0: float = C0, params: Mapping[str, Any] | None = None,
-               size: int = GRID, step: float = LATTICE) -> tuple[float, ...]:
-    """The ``size`` (odd) lattice values exp(step k) nearest the predicted argmax."""
+               offsets: Sequence[int] = GRID_OFFSETS, step: float = LATTICE) -> tuple[float, ...]:
+    """The lattice values exp(step (k0 + o)), o in ``offsets``, k0 the lattice point nearest the predicted argmax."""
     k0 = round(math.log(predicted_alpha_star(depth, sigma_w2, c0, params)) / step)
-    half = size // 2
-    return tuple(float(f"{math.exp(step * k):.6g}") for k in range(k0 - half, k0 + half + 1))
+    return tuple(float(f"{math.exp(step * (k0 + o)):.6g}") for o in offsets)
 
 
-TOP_FACTORS = (0.8, 1.0, 1.25)  # the range claim also measures these multiples of the predicted argmax
+@lru_cache(maxsize=256)
+def _template(depth: int, sigma_w2: float, c0: float, form: str, inp: bool, bias: float, lo: float, hi: float,
+              ) -> tuple[CubicSpline, float]:
+    args = theory_args({"block": form, "input_layer": inp, "bias_var": bias}, sigma_w2)
+    u = np.linspace(lo, hi, int(round((hi - lo) / 0.01)) + 1)
+    chi = theory.correlation_response(args["q0"], c0, depth, np.exp(u), sigma_w2, args["bias_var"], ACT, DC,
+                                      args["form"])
+    top = theory.alpha_star(depth, sigma_w2, args["q0"], c0, args["bias_var"], ACT, DC, form=args["form"])
+    return CubicSpline(u, np.log(chi)), math.log(top)
+
+
+def response_template(depth: int, sigma_w2: float, c0: float, params: Mapping[str, Any], around: float,
+                      ) -> tuple[Callable[[np.ndarray], np.ndarray], float]:
+    """(f, u*): f(u) = log chi of the infinite-width secant response of the reading at this depth, as a
+    function of u = log alpha, on around +- (1.5 + SHIFT_BOUND) (a cubic spline through steps of 0.01),
+    and u* = log of its argmax (the finite-depth theory's alpha*)."""
+    half = round(1.5 + SHIFT_BOUND, 2)
+    centre = round(around, 1)
+    return _template(int(depth), float(sigma_w2), float(c0), *network(params), centre - half, centre + half)
 
 
 def cell_alphas(p: Mapping[str, Any]) -> list[float]:
-    """The alphas a response cell measures: its lattice grid around the predicted argmax, or (range claim,
-    an explicit ``scale`` inner axis) those alphas and TOP_FACTORS times the predicted argmax.
-    Computed per cell, so nothing is solved at import."""
-    depth, s2, c0 = int(p["depth"]), float(p["sigma_w2"]), float(p.get("c0", C0))
-    if "scale" in p:
-        top = predicted_alpha_star(depth, s2, c0, p)
-        return sorted({*map(float, p["scale"]), *(float(f"{f * top:.6g}") for f in TOP_FACTORS)})
-    return list(alpha_grid(depth, s2, c0, p, int(p.get("grid", GRID)), float(p.get("lattice", LATTICE))))
+    """The alphas a response cell measures: its lattice grid around the predicted argmax (computed per cell,
+    so nothing is solved at import)."""
+    return list(alpha_grid(int(p["depth"]), float(p["sigma_w2"]), float(p.get("c0", C0)), p))
 
 
 # ----------------------------------------------------------------------------- measurements
@@ -172,11 +198,14 @@ def measure_response(ctx: CellContext) -> list[dict[str, Any]]:
 
 
 def measure_kernel(ctx: CellContext) -> dict[str, float]:
-    """N (mean K^_L - K_L^x) and N Var(K^_L) over S networks that all see ONE input x (fixed input).
+    """N (mean K^_L - K_L^x) and N Var(K^_L) over S networks that all see ONE input x (fixed input), and
+    that input's own derived coefficients kappa_L^x and V_L^x.
 
     x has i.i.d. N(0, q0) coordinates, drawn once per cell (replicate cells see independent inputs);
     K_L^x is the infinite-width recursion of x's own empirical measure, so the mean deviation is the
-    1/N term of the finite-size theory at a fixed input. S networks in chunks of <= 8192.
+    1/N term of the finite-size theory at a fixed input; kappa_L^x and V_L^x are the one-loop
+    coefficients conditional on x (``theory.input_coefficients``; they differ from input to input
+    at O(n^-1/2)). S networks in chunks of <= 8192.
     """
     p = ctx.params
     n, depth, alpha, s2, q0 = int(p["width"]), int(p["depth"]), float(p["scale"]), float(p["sigma_w2"]), float(p["q0"])
@@ -184,7 +213,10 @@ def measure_kernel(ctx: CellContext) -> dict[str, float]:
                     bias_var=0.0, preact=True)
     gen_x = ctx.generator(1)
     x = torch.randn(n, generator=gen_x, dtype=torch.float64, device=gen_x.device) * math.sqrt(q0)
-    k_inf = float(theory.empirical_variance_recursion(x.cpu().numpy(), depth, alpha, s2)[-1])
+    x = x.to(getattr(torch, ctx.dtype)).double()  # the input the networks see, to the bit
+    x_np = x.cpu().numpy()
+    k_inf = float(theory.empirical_variance_recursion(x_np, depth, alpha, s2)[-1])
+    kappa_x, v_x = (float(c[-1]) for c in theory.input_coefficients(x_np, depth, alpha, s2))
     x = x.to(device=ctx.device, dtype=getattr(torch, ctx.dtype))
     total, done, chunk_id, ks = ctx.networks, 0, 0, []
     while done < total:
@@ -198,38 +230,76 @@ def measure_kernel(ctx: CellContext) -> dict[str, float]:
     m4 = float((k - k.mean()).pow(4).mean())
     return {"n_dev": n * (float(k.mean()) - k_inf), "n_dev_se": n * math.sqrt(var / total), "n_var": n * var,
             "n_var_se": n * math.sqrt(max(m4 - var**2, 0.0) / total), "mean_k": float(k.mean()), "k_inf": k_inf,
-            "networks_used": float(total)}
+            "kappa_x": kappa_x, "v_x": v_x, "networks_used": float(total)}
 
 
 # ----------------------------------------------------------------------------- estimators
-def _vertex_fit(sub: Table, level: float) -> tuple[LinearFit, float]:
-    """OLS of log chi on (1, u, u^2) over the 7 lattice points around the lattice maximum of the mean
-    response, u = log alpha - centre, clustered on cell; returns (fit, centre)."""
-    alphas = sub.unique("scale")
-    means = [float(np.mean(sub.where(scale=a).col("response"))) for a in alphas]
-    top = int(np.argmax(means))
-    lo = min(max(top - FIT_HALF, 0), max(len(alphas) - 2 * FIT_HALF - 1, 0))
-    keep = set(alphas[lo:lo + 2 * FIT_HALF + 1])
-    sub = Table([r for r in sub.rows if r["scale"] in keep])
-    la = np.log(sub.col("scale"))
-    centre = float(np.mean(np.unique(la)))
-    u = la - centre
-    y = np.log(np.clip(sub.col("response"), 1e-12, None))
-    return ols(np.column_stack([np.ones_like(u), u, u * u]), y, clusters(sub), level), centre
-
-
 def clusters(table: Table) -> np.ndarray:
     """Cluster labels (cell, group): independent networks; rows of one cluster share them across alpha."""
     return np.array([f"{r['cell']}-{r.get('group', 0)}" for r in table.rows])
 
 
-def _vertex(fit: LinearFit, centre: float) -> tuple[float, list[tuple[float, float]], float]:
-    """Vertex log alpha^ = centre - b1 / (2 b2): value, Fieller confidence set, delta-method standard error."""
-    b, v = fit.params, fit.cov
-    pieces = fieller_ratio(-b[1], 2 * b[2], v[1, 1], 4 * v[2, 2], -2 * v[1, 2], fit.t_crit)
-    value = centre - b[1] / (2 * b[2]) if b[2] != 0 else math.nan
-    grad = np.array([0.0, -1 / (2 * b[2]), b[1] / (2 * b[2] ** 2)]) if b[2] != 0 else np.full(3, math.nan)
-    return float(value), [(lo + centre, hi + centre) for lo, hi in pieces], float(math.sqrt(max(grad @ v @ grad, 0.0)))
+def curves(sub: Table) -> tuple[list[float], np.ndarray]:
+    """(alphas, Y): Y[g, k] the mean response of cluster g at alphas[k] (every cluster is measured at
+    every alpha of its cell: common random numbers along a row)."""
+    labels = clusters(sub)
+    names = sorted(set(labels))
+    alphas = sub.unique("scale")
+    out = np.full((len(names), len(alphas)), np.nan)
+    for r, lab in zip(sub.rows, labels):
+        out[names.index(lab), alphas.index(r["scale"])] = r["response"]
+    if np.isnan(out).any():
+        raise ValueError("a response cluster misses an alpha of its grid: every group must be measured at every alpha")
+    return alphas, out
+
+
+def _t(level: float, df: int) -> float:
+    """The two-sided t quantile of ``level`` with ``df`` degrees of freedom."""
+    return float(sps.t.ppf(0.5 + level / 2, df))
+
+
+def jackknife_se(values: np.ndarray) -> float:
+    """Leave-one-out jackknife standard error from the G leave-one-out values of a statistic."""
+    g = len(values)
+    return float(math.sqrt((g - 1) / g * np.sum((values - values.mean()) ** 2)))
+
+
+def shift_fit(u: np.ndarray, y: np.ndarray, f: Callable[[np.ndarray], np.ndarray]) -> float:
+    """The shift s (log alpha) of the template f that fits the measured response best.
+
+    y (G, K) holds G independent clusters' responses at u = log alpha (K points, the same networks at
+    every point). The model is log mean_g y[:, k] = a + f(u_k - s): the theory's curve moved by s along
+    log alpha at a free level a (the measured argmax is the template's times e^s). Generalised least
+    squares: the covariance of the log means is estimated from the clusters (delta method), shrunk by
+    SHRINK toward its diagonal, and inverted (neighbouring alphas are strongly correlated, so the full
+    covariance, not per-point weights, carries the precision); a is profiled out; s on a 0.01 grid over
+    +-SHIFT_BOUND, then a bounded scalar search around the best grid point.
+    """
+    mean = y.mean(axis=0)
+    if np.any(mean <= 0):
+        raise ValueError("a mean response is not positive: the shift fit works on log chi")
+    cov = np.cov(y / mean, rowvar=False) / y.shape[0]
+    weight = np.linalg.pinv((1.0 - SHRINK) * cov + SHRINK * np.diag(np.diag(cov)), hermitian=True)
+    ones = np.ones(len(u))
+    ly = np.log(mean)
+
+    def loss(shifts: np.ndarray) -> np.ndarray:
+        r = ly[None, :] - f(u[None, :] - shifts[:, None])
+        r = r - ((r @ weight @ ones) / (ones @ weight @ ones))[:, None]
+        return np.einsum("sk,kl,sl->s", r, weight, r)
+
+    grid = np.linspace(-SHIFT_BOUND, SHIFT_BOUND, int(round(200 * SHIFT_BOUND)) + 1)
+    j = int(np.argmin(loss(grid)))
+    lo, hi = grid[max(j - 1, 0)], grid[min(j + 1, len(grid) - 1)]
+    best = minimize_scalar(lambda v: float(loss(np.array([v]))[0]), bounds=(lo, hi), method="bounded",
+                           options={"xatol": 1e-6})
+    return float(best.x)
+
+
+def shift_with_jackknife(u: np.ndarray, y: np.ndarray, f: Callable[[np.ndarray], np.ndarray],
+                         ) -> tuple[float, np.ndarray]:
+    """(s, leave-one-cluster-out values of s) of ``shift_fit``."""
+    return shift_fit(u, y, f), np.array([shift_fit(u, np.delete(y, g, axis=0), f) for g in range(y.shape[0])])
 
 
 def _distance_range(pieces: list[tuple[float, float]]) -> tuple[float, float]:
@@ -248,20 +318,6 @@ def _params(table: Table) -> dict[str, Any]:
     return {k: row[k] for k in ("block", "input_layer", "bias_var") if k in row}
 
 
-def _response_series(sub: Table, label: str, depth: int, s2: float, c0: float, params: Mapping[str, Any],
-                     ) -> dict[str, Any]:
-    alphas = sub.unique("scale")
-    means = [mean_ci(sub.where(scale=a).col("response"), 0.95) for a in alphas]
-    args = theory_args(params, s2)
-    return {
-        "label": label,
-        "points": {"x": sub.col("scale").tolist(), "y": sub.col("response").tolist()},
-        "mean": {"x": list(alphas), "y": [m for m, _ in means], "yerr": [h for _, h in means]},
-        "predicted": {"x": list(alphas), "y": theory.correlation_response(
-            args["q0"], c0, depth, np.array(alphas), s2, args["bias_var"], ACT, DC, args["form"]).tolist()},
-    }
-
-
 def _configs(table: Table) -> list[tuple[int, float, float]]:
     return sorted({(int(r["depth"]), float(r["sigma_w2"]), float(r["c0"])) for r in table.rows})
 
@@ -271,11 +327,34 @@ def _sub(table: Table, depth: int, s2: float, c0: float) -> Table:
                   and float(r["c0"]) == c0])
 
 
-def argmax_deviation(formula: Callable[..., float]) -> Callable[[Table, float], Estimate]:
-    """Estimator: max over (L, sigma_w2, c0) of |log alpha^ - log formula|, with a simultaneous confidence set.
+def _shifted(sub: Table, depth: int, s2: float, c0: float, params: Mapping[str, Any],
+             ) -> tuple[float, np.ndarray, float, list[float], np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """Shift fit of one configuration: (s, leave-one-out s, log theory argmax, alphas, Y, template)."""
+    alphas, y = curves(sub)
+    u = np.log(alphas)
+    f, ustar = response_template(depth, s2, c0, params, float(np.mean(u)))
+    s, loo = shift_with_jackknife(u, y, f)
+    return s, loo, ustar, alphas, y, f
 
-    Each configuration's vertex gets a Fieller set at the Bonferroni level 1 - (1 - level) / D; the
-    set of possible values of max |d| given every d in its set is [max min|d|, max max|d|].
+
+def _response_series(label: str, alphas: Sequence[float], y: np.ndarray, f: Callable[[np.ndarray], np.ndarray],
+                     shift: float) -> dict[str, Any]:
+    """Figure series of one configuration: measured mean (95% t intervals over clusters), the theory curve
+    (the template at its own level) and nothing else; the fitted shift is in the label."""
+    mean = y.mean(axis=0)
+    half = _t(0.95, y.shape[0] - 1) * y.std(axis=0, ddof=1) / math.sqrt(y.shape[0])
+    return {"label": f"{label} (shift {shift:+.3f})", "mean": {"x": list(alphas), "y": mean.tolist(),
+                                                              "yerr": half.tolist()},
+            "predicted": {"x": list(alphas), "y": np.exp(f(np.log(alphas))).tolist()}}
+
+
+def argmax_deviation(formula: Callable[..., float]) -> Callable[[Table, float], Estimate]:
+    """Estimator: max over (L, sigma_w2, c0) of |log alpha^ - log formula|, simultaneous confidence set.
+
+    alpha^ = the theory's finite-depth argmax times e^s, s the shift fit of that configuration
+    (``shift_fit``); each d = log alpha^ - log formula gets a jackknife t interval (G - 1 degrees of
+    freedom, G independent clusters) at the Bonferroni level 1 - (1 - level) / D; the set of possible
+    values of max |d| given every d in its interval is [max min|d|, max max|d|].
     """
     return partial(_argmax_estimate, formula)  # picklable: worker processes receive the claim
 
@@ -287,57 +366,60 @@ def _argmax_estimate(formula: Callable[..., float], table: Table, level: float) 
     per_level = 1 - (1 - level) / len(configs)
     los, his, values, rows, series = [], [], [], [], []
     for depth, s2, c0 in configs:
-        sub = _sub(table, depth, s2, c0)
-        fit, centre = _vertex_fit(sub, per_level)
-        value, pieces, _ = _vertex(fit, centre)
+        s, loo, ustar, alphas, y, f = _shifted(_sub(table, depth, s2, c0), depth, s2, c0, params)
         ref = math.log(formula(depth, s2, c0, params))
-        lo, hi = _distance_range([(a - ref, b - ref) for a, b in pieces])
+        d = ustar + s - ref
+        half = _t(per_level, y.shape[0] - 1) * jackknife_se(loo)
+        lo, hi = _distance_range([(d - half, d + half)])
         los.append(lo)
         his.append(hi)
-        values.append(abs(value - ref))
-        ci = hull(pieces)
+        values.append(abs(d))
         label = f"L={depth}, s2={s2:g}, c0={c0:g}"
-        rows.append({"label": label, "argmax": math.exp(value), "ci": [math.exp(ci[0]), math.exp(ci[1])],
-                     "predicted": formula(depth, s2, c0, params), "log_ratio": value - ref,
-                     "finite_depth_theory": finite_depth_alpha_star(depth, s2, c0, params), "r2": fit.r2})
-        series.append(_response_series(sub, label, depth, s2, c0, params))
+        rows.append({"label": label, "argmax": math.exp(ustar + s), "ci": [math.exp(ustar + s - half),
+                                                                            math.exp(ustar + s + half)],
+                     "predicted": math.exp(ref), "log_ratio": d, "shift": s, "finite_depth_theory": math.exp(ustar),
+                     "clusters": int(y.shape[0])})
+        series.append(_response_series(label, alphas, y, f, s))
     notes = "; ".join(f"{r['label']}: argmax {r['argmax']:.4g} (CI {r['ci'][0]:.3g}..{r['ci'][1]:.3g}) vs "
-                      f"formula {r['predicted']:.4g}" for r in rows)
+                      f"formula {r['predicted']:.4g} (theory at this depth {r['finite_depth_theory']:.4g})"
+                      for r in rows)
     return Estimate(max(values), [(max(los), max(his))], rows, {
-        "title": "Response d c_L / d c_0 (secant) against alpha, one curve per (L, sigma_w^2, c0)",
+        "title": "Response (secant d c_L / d c_0) against alpha, one curve per (L, sigma_w^2, c0); lines: theory",
         "xlabel": "residual scale alpha", "ylabel": "response chi (dimensionless)", "xlog": True, "ylog": False,
         "series": series}, notes=notes)
 
 
 def estimate_sigma_spread(table: Table, level: float) -> Estimate:
-    """log(max alpha* / min alpha*) over the sweep's sigma_w^2 values, simultaneous (Bonferroni) intervals.
+    """log(max alpha* / min alpha*) over the sweep's sigma_w^2 values, grouped-jackknife t interval.
 
-    Each vertex gets a delta-method interval v +- t se (Fieller sets, exact but unbounded whenever the
-    curvature is not significant at the Bonferroni level, left every smoke run undecided); given
-    every vertex in its interval, the spread lies in [max(0, max lo - min hi), max hi - min lo].
+    Each alpha* is the theory's finite-depth argmax at that sigma_w^2 times e^s (``shift_fit``); the
+    spread's standard error is the jackknife over every cluster (a cluster moves only its own
+    sigma_w^2's alpha*; the groups are independent), with min G - 1 degrees of freedom; the interval
+    is clipped at 0 (a spread is non-negative).
     """
     params = _params(table)
     configs = _configs(table)
-    per_level = 1 - (1 - level) / len(configs)
-    verts, los, his, rows, series = [], [], [], [], []
-    for depth, s2, c0 in configs:
-        sub = _sub(table, depth, s2, c0)
-        fit, centre = _vertex_fit(sub, per_level)
-        value, _, se = _vertex(fit, centre)
-        lo, hi = value - fit.t_crit * se, value + fit.t_crit * se
-        verts.append(value)
-        los.append(lo)
-        his.append(hi)
-        rows.append({"label": f"sigma_w2={s2:g}", "argmax": math.exp(value), "ci": [math.exp(lo), math.exp(hi)],
+    fits = [(cfg, _shifted(_sub(table, *cfg), *cfg, params)) for cfg in configs]
+    verts = np.array([ustar + s for _, (s, _loo, ustar, *_rest) in fits])
+    spread = float(verts.max() - verts.min())
+    var, rows, series = 0.0, [], []
+    for j, ((depth, s2, c0), (s, loo, ustar, alphas, y, f)) in enumerate(fits):
+        moved = np.repeat(verts[None, :], len(loo), axis=0)
+        moved[:, j] = ustar + loo
+        var += jackknife_se(moved.max(axis=1) - moved.min(axis=1)) ** 2
+        half_j = _t(level, y.shape[0] - 1) * jackknife_se(loo)
+        rows.append({"label": f"sigma_w2={s2:g}", "argmax": math.exp(ustar + s),
+                     "ci": [math.exp(ustar + s - half_j), math.exp(ustar + s + half_j)],
+                     "finite_depth_theory": math.exp(ustar), "shift": s,
                      "predicted": predicted_alpha_star(depth, s2, c0, params)})
-        series.append(_response_series(sub, f"sigma_w2={s2:g}", depth, s2, c0, params))
-    spread = max(verts) - min(verts)
-    ci = (max(0.0, max(los) - min(his)), max(his) - min(los))
-    theory_spread = math.log(max(r["predicted"] for r in rows) / min(r["predicted"] for r in rows))
-    notes = (f"measured log(max/min alpha*) = {spread:.3f}; derived for this reading: {theory_spread:.3f}; argmaxes "
-             + ", ".join(f"{r['label']}: {r['argmax']:.3g}" for r in rows))
-    return Estimate(spread, [ci], rows, {
-        "title": f"Response against alpha at depth {configs[0][0]}, one curve per weight variance",
+        series.append(_response_series(f"sigma_w2={s2:g}", alphas, y, f, s))
+    half = _t(level, min(len(loo) for _, (_s, loo, *_rest) in fits) - 1) * math.sqrt(var)
+    derived = math.log(max(r["finite_depth_theory"] for r in rows) / min(r["finite_depth_theory"] for r in rows))
+    notes = (f"measured log(max/min alpha*) = {spread:.3f}; derived for this reading at this depth: {derived:.3f}; "
+             "argmaxes " + ", ".join(f"{r['label']}: {r['argmax']:.3g} (theory {r['finite_depth_theory']:.3g})"
+                                    for r in rows))
+    return Estimate(spread, [(max(0.0, spread - half), spread + half)], rows, {
+        "title": f"Response against alpha at depth {configs[0][0]}, one curve per weight variance; lines: theory",
         "xlabel": "residual scale alpha", "ylabel": "response chi (dimensionless)", "xlog": True, "ylog": False,
         "series": series}, notes=notes)
 
@@ -374,101 +456,124 @@ def _window(depths: Sequence[int], shares: Sequence[float]) -> str:
     return f"L in [{min(inside)}, {max(inside)}]" if inside else "none"
 
 
-def estimate_gain_share(table: Table, level: float) -> Estimate:
-    """min over depths and the empirical alphas of (chi(alpha) - 1) / (max_grid chi - 1), jackknife CI.
+def derived_shares(depth: int, params: Mapping[str, Any], sigma_w2: float = 1.0, c0: float = C0,
+                   shift: float = 0.0) -> np.ndarray:
+    """The gain shares (chi(alpha) - 1) / (max chi - 1) at alpha in EMPIRICAL_RANGE of the infinite-width
+    response at this depth, or of that response moved by ``shift`` in log alpha (chi(alpha e^-shift))."""
+    args = theory_args(params, sigma_w2)
+    return theory.response_gain(depth, np.array(EMPIRICAL_RANGE) * math.exp(-shift), sigma_w2, args["q0"], c0,
+                                args["bias_var"], ACT, DC, args["form"])
 
-    chi is the mean over the clusters (cell, group) of one depth (common random numbers within a
-    cluster); each depth's share gets a leave-one-cluster-out jackknife interval at the Bonferroni
-    level; the minimum's set is [min lo, min hi].
+
+def derived_window(params: Mapping[str, Any], sigma_w2: float = 1.0, c0: float = C0, max_depth: int = 3000,
+                   ) -> tuple[float, float]:
+    """(first, last) depth L <= max_depth at which both alphas of EMPIRICAL_RANGE reach half of the maximal gain
+    of the infinite-width response at depth L; (nan, nan) if none does. One pass of the recursion over a
+    log-alpha grid (steps of 0.01 on [0.01, 5], plus the two alphas) gives the response at every depth."""
+    return _derived_window(*network(params), float(sigma_w2), float(c0), int(max_depth))
+
+
+@lru_cache(maxsize=16)
+def _derived_window(form: str, inp: bool, bias: float, sigma_w2: float, c0: float, max_depth: int,
+                    ) -> tuple[float, float]:
+    args = theory_args({"block": form, "input_layer": inp, "bias_var": bias}, sigma_w2)
+    alphas = np.concatenate([np.exp(np.arange(math.log(0.01), math.log(5.0), 0.01)), EMPIRICAL_RANGE])
+    chi = 0.0
+    for sign in (1.0, -1.0):  # the secant: c_l(c0 + dc) - c_l(c0 - dc), every layer l at once
+        k, k12 = theory.pair_recursion(args["q0"], c0 + sign * DC, max_depth, alphas, sigma_w2, args["bias_var"], ACT,
+                                       args["form"])
+        chi = chi + sign * k12 / k / (2.0 * DC)
+    chi = chi[1:]  # depths 1..max_depth (depth 0 is the identity: no gain)
+    share = (chi[:, -len(EMPIRICAL_RANGE):] - 1.0) / (chi.max(axis=1, keepdims=True) - 1.0)  # (L, 2)
+    inside = np.flatnonzero(share.min(axis=1) >= 0.5) + 1
+    return (float(inside[0]), float(inside[-1])) if inside.size else (math.nan, math.nan)
+
+
+def estimate_range_shift(table: Table, level: float) -> Estimate:
+    """max over depths of |s_L|, s_L the shift (log alpha) of the theory's response curve that fits the
+    measured one at depth L (``shift_fit``), jackknife t intervals at the Bonferroni level over depths.
+
+    The derived gain shares at alpha in EMPIRICAL_RANGE and the derived depth window move with the curve:
+    the measured curve at depth L has the shares of the theory at alpha e^-s_L, and since the response
+    depends on alpha and L through alpha^2 L (continuum), the window of depths moves by the factor e^-2s.
     """
-    from scipy import stats as sps
-
     params = _params(table)
+    s2, c0 = float(table.rows[0]["sigma_w2"]), float(table.rows[0]["c0"])
     depths = table.unique("depth")
     per_level = 1 - (1 - level) / len(depths)
+    lo_win, hi_win = derived_window(params, s2, c0)
     values, los, his, rows, series = [], [], [], [], []
     for depth in depths:
-        sub = table.where(depth=depth)
-        labels = clusters(sub)
-        cells = sorted(set(labels))
-        alphas = sub.unique("scale")
-        idx = [alphas.index(a) for a in alphas if a in EMPIRICAL_RANGE]
-        resp = np.zeros((len(cells), len(alphas)))  # (clusters, A)
-        for r, lab in zip(sub.rows, labels):
-            resp[cells.index(lab), alphas.index(r["scale"])] = r["response"]
-
-        def share(block: np.ndarray) -> float:
-            curve = block.mean(axis=0)
-            return float(np.min((curve[idx] - 1.0) / (curve.max() - 1.0)))
-
-        value = share(resp)
-        loo = np.array([share(np.delete(resp, i, axis=0)) for i in range(len(cells))])
-        se = float(math.sqrt((len(cells) - 1) / len(cells) * np.sum((loo - loo.mean()) ** 2)))
-        half = float(sps.t.ppf(0.5 + per_level / 2, len(cells) - 1)) * se
-        values.append(value)
-        los.append(value - half)
-        his.append(value + half)
-        args = theory_args(params, 1.0)
-        derived = float(np.min(theory.response_gain(depth, np.array(EMPIRICAL_RANGE), 1.0, args["q0"], C0,
-                                                    args["bias_var"], ACT, DC, args["form"])))
-        rows.append({"label": f"L={depth}", "gain_share": value, "ci": [value - half, value + half],
-                     "gain_share_theory": derived})
-    grid = range_map(params)
-    series = [{"label": f"c0={c0:g} (derived)", "predicted": {"x": list(MAP_DEPTHS), "y": [max(v, -1.0) for v in grid[c0]]}}
-              for c0 in MAP_C0]
-    series.append({"label": "half gain (band edge)", "predicted": {"x": [MAP_DEPTHS[0], MAP_DEPTHS[-1]], "y": [0.5, 0.5]}})
-    series.append({"label": f"measured, c0={C0:g}", "mean": {"x": [float(d) for d in depths], "y": values,
-                                                            "yerr": [h - v for h, v in zip(his, values)]}})
-    return Estimate(min(values), [(min(los), min(his))], rows, {
-        "title": f"Share of the maximal response gain reached by both alpha in {EMPIRICAL_RANGE} (>= 0.5: inside the "
-                 "range of maximal sensitivity), against depth, per input correlation c0",
-        "xlabel": "depth L (residual blocks)", "ylabel": "min gain share at alpha = 0.1, 0.3 (below -1 drawn at -1)",
-        "xlog": True,
-        "ylog": False, "series": series},
-        notes="derived (continuum) window where the share >= 0.5: "
-              + "; ".join(f"c0={c0:g}: {_window(MAP_DEPTHS, grid[c0])}" for c0 in MAP_C0))
+        s, loo, ustar, alphas, y, f = _shifted(_sub(table, depth, s2, c0), depth, s2, c0, params)
+        half = _t(per_level, y.shape[0] - 1) * jackknife_se(loo)
+        lo, hi = _distance_range([(s - half, s + half)])
+        values.append(abs(s))
+        los.append(lo)
+        his.append(hi)
+        shares = derived_shares(depth, params, s2, c0)
+        moved = derived_shares(depth, params, s2, c0, s)
+        rows.append({"label": f"L={depth}", "shift": s, "ci": [s - half, s + half],
+                     "gain_share_theory": [float(v) for v in shares], "gain_share_measured_curve": [float(v) for v in moved],
+                     "window_theory": [lo_win, hi_win],
+                     "window_measured_curve": [lo_win * math.exp(-2 * s), hi_win * math.exp(-2 * s)]})
+        series.append(_response_series(f"L={depth}", alphas, y, f, s))
+    grid = range_map(params, s2)
+    notes = ("; ".join(f"{r['label']}: shift {r['shift']:+.3f} [{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}], gain shares at "
+                       f"alpha = {EMPIRICAL_RANGE}: theory {r['gain_share_theory'][0]:.3f} / {r['gain_share_theory'][1]:.3f}, "
+                       f"measured curve {r['gain_share_measured_curve'][0]:.3f} / {r['gain_share_measured_curve'][1]:.3f}, "
+                       f"half-gain window L in [{r['window_measured_curve'][0]:.0f}, {r['window_measured_curve'][1]:.0f}]"
+                       for r in rows)
+             + f"; derived window (finite depth, c0 = {c0:g}): L in [{lo_win:.0f}, {hi_win:.0f}]; continuum, per c0: "
+             + "; ".join(f"c0={c:g}: {_window(MAP_DEPTHS, grid[c])}" for c in MAP_C0))
+    return Estimate(max(values), [(max(los), max(his))], rows, {
+        "title": f"Response against alpha at practical depths (sigma_w^2 = {s2:g}, c0 = {c0:g}); lines: theory, whose "
+                 f"half-gain window for alpha in {EMPIRICAL_RANGE} is L in [{lo_win:.0f}, {hi_win:.0f}]",
+        "xlabel": "residual scale alpha", "ylabel": "response chi (dimensionless)", "xlog": True, "ylog": False,
+        "series": series}, notes=notes)
 
 
-def _coefficient_estimator(column: str, derived: Callable[[Mapping[str, Any], int], float], what: str,
-                           ) -> Callable[[Table, float], Estimate]:
-    """Estimator: max over depths of |mean(column) / derived(L) - 1|, simultaneous t intervals.
+def _coefficient_estimator(column: str, predicted: str, derived: Callable[[Mapping[str, Any], int], float],
+                           what: str) -> Callable[[Table, float], Estimate]:
+    """Estimator: max over depths of |mean over cells of column / predicted - 1|, simultaneous t intervals.
 
-    Per depth, the mean over replicate cells with its t(R - 1) interval at the Bonferroni level over
-    depths: each cell has its own input, and the coefficients vary from input to input (O(n^-1/2)),
-    so the spread between cells, not the networks within one, sets the interval.
+    Each cell has its own input and the row carries that input's own derived coefficient
+    (``predicted``), so the ratio removes the O(n^-1/2) input-to-input variation of the coefficient;
+    per depth, the mean ratio over the R replicate cells with its t(R - 1) interval at the
+    Bonferroni level over depths. ``derived`` (the coefficient averaged over Gaussian inputs) is shown.
     """
-    return partial(_coefficient_estimate, column, derived, what)  # picklable: worker processes receive the claim
+    return partial(_coefficient_estimate, column, predicted, derived, what)  # picklable
 
 
-def _coefficient_estimate(column: str, derived: Callable[[Mapping[str, Any], int], float], what: str, table: Table,
-                          level: float) -> Estimate:
+def _coefficient_estimate(column: str, predicted: str, derived: Callable[[Mapping[str, Any], int], float],
+                          what: str, table: Table, level: float) -> Estimate:
     """_coefficient_estimator's estimator."""
-    from scipy import stats as sps
-
     depths = table.unique("depth")
     per_level = 1 - (1 - level) / len(depths)
     fixed = table.rows[0]
     los, his, values, rows, means, errs = [], [], [], [], [], []
     for depth in depths:
-        vals = table.where(depth=depth).col(column)
-        ref = derived(fixed, depth)
-        m = float(np.mean(vals))
-        half = float(sps.t.ppf(0.5 + per_level / 2, len(vals) - 1)) * float(np.std(vals, ddof=1)) / math.sqrt(len(vals))
-        lo, hi = _distance_range([((m - half) / ref - 1.0, (m + half) / ref - 1.0)])
+        sub = table.where(depth=depth)
+        ratio = sub.col(column) / sub.col(predicted)
+        m = float(np.mean(ratio))
+        half = _t(per_level, len(ratio) - 1) * float(np.std(ratio, ddof=1)) / math.sqrt(len(ratio))
+        lo, hi = _distance_range([(m - half - 1.0, m + half - 1.0)])
         los.append(lo)
         his.append(hi)
-        values.append(abs(m / ref - 1.0))
+        values.append(abs(m - 1.0))
         means.append(m)
         errs.append(half)
-        rows.append({"label": f"L={depth}", "measured": m, "ci": [m - half, m + half], "derived": ref})
+        rows.append({"label": f"L={depth}", "ratio": m, "ci": [m - half, m + half],
+                     "measured": float(np.mean(sub.col(column))), "predicted_mean": float(np.mean(sub.col(predicted))),
+                     "derived_gaussian_inputs": derived(fixed, depth), "inputs": len(ratio)})
     return Estimate(max(values), [(max(los), max(his))], rows, {
-        "title": f"{what} at one fixed input, against depth", "xlabel": "depth L", "ylabel": what, "xlog": True,
-        "ylog": False, "series": [{"label": "measured", "mean": {"x": [float(d) for d in depths], "y": means,
-                                                                "yerr": errs}},
-                                  {"label": "derived (one loop)", "predicted": {
-                                      "x": [float(d) for d in depths], "y": [r["derived"] for r in rows]}}]},
-        notes="; ".join(f"{r['label']}: {r['measured']:.4g} [{r['ci'][0]:.4g}, {r['ci'][1]:.4g}] vs derived "
-                        f"{r['derived']:.4g}" for r in rows))
+        "title": f"{what} over each input's own one-loop coefficient, at one fixed input per cell, against depth",
+        "xlabel": "depth L", "ylabel": f"{what} / derived", "xlog": True, "ylog": False,
+        "series": [{"label": "measured / derived (mean over inputs)",
+                    "mean": {"x": [float(d) for d in depths], "y": means, "yerr": errs}},
+                   {"label": "derived", "predicted": {"x": [float(d) for d in depths], "y": [1.0] * len(depths)}}]},
+        notes="; ".join(f"{r['label']}: ratio {r['ratio']:.4f} [{r['ci'][0]:.4f}, {r['ci'][1]:.4f}]; measured "
+                        f"{r['measured']:.4g}, mean derived per input {r['predicted_mean']:.4g}, derived over "
+                        f"Gaussian inputs {r['derived_gaussian_inputs']:.4g}" for r in rows))
 
 
 def _kappa(p: Mapping[str, Any], depth: int) -> float:
@@ -508,59 +613,66 @@ KERNEL_SOURCE = Source(PAPER, ARXIV, "abstract ('systematic finite-size field th
                        + DERIVED)
 KERNEL = register(Claim(
     id="fischer.kernel_recursion_finite_n",
+    kind="paper",
+    kind_why="Fischer et al.'s finite-size theory: the derived one-loop 1/N coefficient of the mean kernel",
     statement="At a fixed input, the mean kernel of a width-N network deviates from the infinite-width recursion by "
               "kappa_L / N with the one-loop coefficient kappa_L of the finite-size theory.",
     source=KERNEL_SOURCE,
     quantity="N (mean over networks of |h_L|^2 / N - K_L^x), one input x per cell shared by all its networks, K_L^x "
-             "the recursion of x's empirical measure; N = 32, q0 = 0.03, alpha^2 sigma_w^2 = 0.5",
-    estimand="max over depths of |N (E K^_L - K_L) / kappa_L - 1| (simultaneous CI)",
+             "the recursion of x's empirical measure, over kappa_L^x, that input's own one-loop coefficient; N = 32, "
+             "q0 = 0.03, alpha^2 sigma_w^2 = 0.5",
+    estimand="max over depths of |mean over inputs of N (E K^_L - K_L^x) / kappa_L^x - 1| (simultaneous CI)",
     prediction=0.0, tolerance=0.3,
-    tolerance_why="The one-loop coefficient is exact as N -> infinity; at N = 32 the O(1/N^2) term moved the "
-                  "fresh-input coefficient by up to 12% (Monte Carlo, fischer2023.md section 4). 0.3 (30%) covers "
-                  "that and rejects the fresh-input coefficient (40% larger) and the weight laws whose coefficient "
-                  "differs by O(1).",
+    tolerance_why="The one-loop coefficient is exact as N -> infinity; at N = 32 the O(1/N^2) term moves it by up to "
+                  "10% (exact-law Monte Carlo per input, fischer2023.md section 4). 0.3 (30%) covers that and rejects "
+                  "the fresh-input coefficient (40% larger), a weight variance off by O(1/n) and every O(1) change "
+                  "of the recursion (variance, branch constant, activation).",
     prediction_origin="derived",
-    sweeps=_kernel_sweeps({"smoke": 8192, "default": 8192, "thorough": 16384}, {"smoke": 3, "default": 6,
-                                                                               "thorough": 10}),
-    measure=measure_kernel, estimate=_coefficient_estimator("n_dev", _kappa, "N (E K^_L - K_L)"),
-    controls=("scale-twice", "fan-in-plus-one"),
+    sweeps=_kernel_sweeps({"smoke": 8192, "default": 8192, "thorough": 16384}, {"smoke": 6, "default": 24,
+                                                                               "thorough": 24}),
+    measure=measure_kernel, estimate=_coefficient_estimator("n_dev", "kappa_x", _kappa, "N (E K^_L - K_L^x)"),
+    controls=("scale-twice", "fan-in-plus-one", "weight-variance-2", "sigma-ignored", "branch-constant",
+              "erf-half-argument"),
     requires=Capability.FORWARD_TRACE,
     paper_numbers=(
         {"what": "order of the leading finite-size correction", "paper": "1/N (systematic finite-size theory, abstract)",
-         "ours": "one-loop kappa_L at a fixed input (derived); measured per depth in the fit table"},
+         "ours": "one-loop kappa_L^x at each fixed input (derived); measured per depth in the fit table"},
     ),
 ))
 
 KERNEL_VARIANCE = register(Claim(
     id="fischer.kernel_fluctuation_finite_n",
+    kind="paper",
+    kind_why="Fischer et al.'s finite-size theory: the derived one-loop kernel fluctuations",
     statement="At a fixed input, the kernel of a width-N network fluctuates across networks with variance "
-              "V_L / N, V_L the one-loop value of the finite-size theory.",
+              "V_L / N, V_L the one-loop value of the finite-size theory for that input.",
     source=KERNEL_SOURCE,
-    quantity="N Var over networks of |h_L|^2 / N at one fixed input per cell; N = 32, q0 = 0.03, "
-             "alpha^2 sigma_w^2 = 0.5",
-    estimand="max over depths of |N Var(K^_L) / V_L - 1| (simultaneous CI)",
+    quantity="N Var over networks of |h_L|^2 / N at one fixed input per cell, over V_L^x, that input's own one-loop "
+             "coefficient; N = 32, q0 = 0.03, alpha^2 sigma_w^2 = 0.5",
+    estimand="max over depths of |mean over inputs of N Var(K^_L) / V_L^x - 1| (simultaneous CI)",
     prediction=0.0, tolerance=0.15,
-    tolerance_why="One-loop V_L is exact as N -> infinity; the O(1/N) relative correction at N = 32 is a few "
-                  "percent per unit of depth-accumulated coupling (Monte Carlo at q0 = 1, L = 8: 8% high). 0.15 "
-                  "covers it; orthogonal weights (no fluctuation of |V x|) remove a term of the same order as V_L.",
+    tolerance_why="One-loop V_L^x is exact as N -> infinity; the O(1/N) relative correction at N = 32 is ~1% here "
+                  "(exact-law Monte Carlo per input, fischer2023.md section 4) and a few percent per unit of "
+                  "depth-accumulated coupling elsewhere (q0 = 1, L = 8: 8%). 0.15 covers it and rejects every O(1) "
+                  "change of the recursion (variance, branch constant, activation).",
     prediction_origin="derived",
-    sweeps=_kernel_sweeps({"smoke": 512, "default": 512, "thorough": 1024}, {"smoke": 6, "default": 12,
-                                                                           "thorough": 20}),
-    measure=measure_kernel, estimate=_coefficient_estimator("n_var", _nvar, "N Var(K^_L)"),
+    sweeps=_kernel_sweeps({"smoke": 1024, "default": 1024, "thorough": 4096}, {"smoke": 6, "default": 16,
+                                                                             "thorough": 16}),
+    measure=measure_kernel, estimate=_coefficient_estimator("n_var", "v_x", _nvar, "N Var(K^_L)"),
     # shared-weights (one draw for every network) is caught before any cell by the identical-network
     # check of plug-in validation (verdict error), so it cannot show this claim's own power
-    controls=("scale-twice",),
+    controls=("scale-twice", "weight-variance-2", "sigma-ignored", "branch-constant", "erf-half-argument"),
     requires=Capability.FORWARD_TRACE,
     paper_numbers=(
         {"what": "kernel fluctuations", "paper": "O(1/N) (finite-size theory, abstract)",
-         "ours": "one-loop V_L at a fixed input (derived); measured per depth in the fit table"},
+         "ours": "one-loop V_L^x at each fixed input (derived); measured per depth in the fit table"},
     ),
 ))
 
 # 2. response argmax against the continuum formula -----------------------------------------------------
-ARGMAX_GRID = {"smoke": ((50,), (0.5, 4.0), (0.9,)), "default": ((50, 100), (0.5, 4.0), (0.9,)),
+ARGMAX_GRID = {"smoke": ((50,), (0.5,), (0.9,)), "default": ((50, 100), (0.5,), (0.9,)),
                "thorough": ((50, 100, 200), (0.5, 2.0, 8.0), (0.85, 0.9))}
-ARGMAX_SIZE = {"smoke": (2, 32, 128), "default": (2, 48, 128), "thorough": (4, 96, 256)}  # replicates, S, width
+ARGMAX_SIZE = {"smoke": (2, 128, 128), "default": (4, 144, 128), "thorough": (8, 144, 256)}  # replicates, S, width
 # sigma_w is not a relabelling in these; phiW has the mean field of Vphi+input (fischer2023.md section 3)
 ARGMAX_READINGS = ("Vphi+input", "Vphi+bias", "phiW+input")
 
@@ -576,22 +688,27 @@ def _argmax_sweeps(params: Mapping[str, Any]) -> dict[str, Sweep]:
 
 ARGMAX = register(Claim(
     id="fischer.response_argmax",
+    kind="paper",
+    kind_why="Fischer et al.'s analytical optimum alpha* of the response",
     statement="The network's response to its input peaks, as a function of the residual scale alpha, at the "
               "analytical optimum alpha* of the theory, across depths, weight variances and input correlations.",
     source=Source(PAPER, ARXIV, "abstract ('analytical expressions for the response function' and 'an analytical "
                   "expression for the optimal scaling parameter'); response definition and formula " + DERIVED),
-    quantity=f"response {RESPONSE_DEF}; argmax over alpha",
+    quantity=f"response {RESPONSE_DEF}, at alpha = exp(0.2 (k0 + o)), o in {GRID_OFFSETS}, k0 nearest the formula; "
+             "its argmax as the theory's finite-depth argmax times e^s, s the shift of the theory curve that fits the "
+             "data",
     estimand="max over (L, sigma_w^2, c0) of |log argmax_measured - log alpha*_formula| (simultaneous CI)",
     prediction=0.0, tolerance=0.2,
     tolerance_why="0.2 in log alpha (22%): the response is within 3% of its top over +-0.2 in log alpha, so this is "
-                  "the precision to which an optimum is meaningful; the continuum formula's O(1/L) error is <= 0.06 "
-                  "at L >= 50 and the quadratic vertex's bias on the lattice <= 0.04 (both computed on the theory "
-                  "curve). A wrong depth exponent, alpha applied twice or sigma_w ignored move the argmax by "
-                  ">= 0.35.",
+                  "the precision to which an optimum is meaningful; the continuum formula's O(1/L) error is <= 0.056 "
+                  "at L >= 50 (computed on the theory curve) and the shift fit is unbiased on it by construction. "
+                  "At sigma_w^2 = 0.5 a wrong depth exponent, the branch constant off by sqrt 2, erf(x / sqrt 2) and "
+                  "the weight variance doubled (= sigma_w ignored) move the argmax by >= 0.28 (derived, section 9.3).",
     prediction_origin="derived",
     sweeps=_argmax_sweeps(NETWORKS["phiW+input"]),
     measure=measure_response, estimate=argmax_deviation(predicted_alpha_star),
-    controls=("fischer-hidden-depth-scaling",),
+    # sigma-ignored builds sigma_w^2 = 1 = 2 x 0.5: the same network as weight-variance-2 at this sweep
+    controls=("fischer-hidden-depth-scaling", "branch-constant", "erf-half-argument", "weight-variance-2"),
     requires=Capability.FORWARD_TRACE,
     readings=_readings(ARGMAX_READINGS, _argmax_sweeps),
     paper_numbers=(
@@ -604,28 +721,38 @@ ARGMAX = register(Claim(
 # 3. weak dependence on sigma_w^2 --------------------------------------------------------------------------
 SIGMA_DEPTH = 25
 SIGMAS = {"smoke": (0.5, 16.0), "default": (0.5, 4.0, 16.0), "thorough": (0.5, 1.41, 4.0, 16.0)}
-SIGMA_SIZE = {"smoke": (4, 48, 128), "default": (4, 48, 128), "thorough": (6, 96, 256)}
+SIGMA_SIZE = {"smoke": (2, 64, 128), "default": (3, 64, 128), "thorough": (8, 128, 256)}  # replicates, S, width
+# replicates per budget of the readings whose derived spread is far from the band (near-relabellings: 1.34, 1.73,
+# 1.34 against 0.866) and of the degenerate one (shown, not counted): sized for their margins (section 10)
+SIGMA_REPLICATES = {"Vphi": {"smoke": 1, "default": 1, "thorough": 4},
+                    **{name: {"smoke": 2, "default": 2, "thorough": 6} for name in ("Vphi+input", "Vphi+bias", "phiW")}}
 NAIVE_SPREAD = 0.5 * math.log(32.0)  # log(max/min alpha*) of alpha* ~ sigma_w^-1 over sigma_w^2 in [0.5, 16]
 
 
 def _sigma_sweeps(params: Mapping[str, Any]) -> dict[str, Sweep]:
+    name = next((k for k, v in NETWORKS.items() if dict(v) == dict(params)), "")
     out = {}
     for b, sigmas in SIGMAS.items():
         reps, nets, width = SIGMA_SIZE[b]
-        out[b] = Sweep(axes={"sigma_w2": sigmas}, replicates=reps, networks=nets,
-                       fixed={"width": width, "depth": SIGMA_DEPTH, "c0": C0, "grid": 11, "lattice": 0.25, "beta": 0.0,
-                              "activation": ACT, "preact": True, **params})
+        out[b] = Sweep(axes={"sigma_w2": sigmas}, replicates=SIGMA_REPLICATES.get(name, {}).get(b, reps),
+                       networks=nets, fixed={"width": width, "depth": SIGMA_DEPTH, "c0": C0, "beta": 0.0,
+                                             "activation": ACT, "preact": True, **params})
     return out
 
 
 SIGMA = register(Claim(
     id="fischer.alpha_star_weak_sigma_dependence",
+    kind="paper",
+    kind_why="Fischer et al.'s statement that alpha* depends only weakly on the weight variance",
     statement="The optimal residual scale alpha* depends only weakly on the weight variance: over sigma_w^2 from "
-              "0.5 to 16 it moves by less than half (in log) of what alpha* ~ 1/sigma_w would give.",
+              "0.5 to 16 it moves by less than half (in log) of what alpha* ~ 1/sigma_w would give. Derived: only "
+              "the phiW+input reading is weak (0.65); Vphi+input, Vphi+bias and phiW are near-relabellings of "
+              "alpha sigma_w (1.34, 1.72, 1.34 of 1.73), so the headline cannot hold: it is reading-dependent at best.",
     source=Source(PAPER, ARXIV, "abstract ('optimal scaling parameter that depends only weakly on other network "
                   "hyperparameters, such as the weight variance'); the numerical band is " + DERIVED),
-    quantity=f"argmax of the response ({RESPONSE_DEF}, c0 = {C0}) at depth {SIGMA_DEPTH} per sigma_w^2",
-    estimand="log(max alpha* / min alpha*) over sigma_w^2 in [0.5, 16] (simultaneous CI)",
+    quantity=f"argmax of the response ({RESPONSE_DEF}, c0 = {C0}) at depth {SIGMA_DEPTH} per sigma_w^2, as the "
+             "theory's argmax times e^s, s the shift of the theory curve that fits the data (the argmax claim's grid)",
+    estimand="log(max alpha* / min alpha*) over sigma_w^2 in [0.5, 16] (grouped-jackknife CI)",
     prediction=0.0, tolerance=round(NAIVE_SPREAD / 2, 3),
     tolerance_why=f"'Weak' made numerical: at most half of the log-spread {NAIVE_SPREAD:.3f} (factor 5.7) that "
                   "alpha* ~ sigma_w^-1 gives over sigma_w^2 in [0.5, 16], the range a practitioner uses; i.e. alpha* "
@@ -643,10 +770,10 @@ SIGMA = register(Claim(
     ),
 ))
 
-# 4. empirical range inside the range of maximal sensitivity, at practical depths -----------------------
+# 4. the derived depth map of the empirical range's gain share ------------------------------------------
 EMPIRICAL_RANGE = (0.1, 0.3)
-RANGE_DEPTHS = {"smoke": (25,), "default": (25, 100), "thorough": (25, 100, 400)}
-RANGE_SIZE = {"smoke": (2, 16, 128), "default": (3, 32, 128), "thorough": (6, 64, 256)}
+RANGE_DEPTHS = {"smoke": (25, 100), "default": (25, 100), "thorough": (25, 100, 400)}
+RANGE_SIZE = {"smoke": (2, 128, 128), "default": (4, 128, 128), "thorough": (8, 128, 256)}  # replicates, S, width
 RANGE_READINGS = ("Vphi", "Vphi+bias", "phiW")  # at sigma_w^2 = 1 the input layer changes nothing in the mean field
 
 
@@ -654,7 +781,7 @@ def _range_sweeps(params: Mapping[str, Any]) -> dict[str, Sweep]:
     out = {}
     for b, depths in RANGE_DEPTHS.items():
         reps, nets, width = RANGE_SIZE[b]
-        out[b] = Sweep(axes={"depth": depths}, replicates=reps, networks=nets, inner={"scale": EMPIRICAL_RANGE},
+        out[b] = Sweep(axes={"depth": depths}, replicates=reps, networks=nets,
                        fixed={"width": width, "sigma_w2": 1.0, "c0": C0, "beta": 0.0, "activation": ACT,
                               "preact": True, **params})
     return out
@@ -662,30 +789,41 @@ def _range_sweeps(params: Mapping[str, Any]) -> dict[str, Sweep]:
 
 RANGE = register(Claim(
     id="fischer.empirical_range_is_max_sensitivity",
-    statement=f"For deep networks as used in practice (tens to hundreds of residual blocks) the empirically "
-              f"beneficial residual scales alpha in {EMPIRICAL_RANGE} lie in the range of maximal sensitivity: both "
-              "reach at least half of the maximal response gain.",
+    kind="paper",
+    kind_why="Fischer et al.'s response theory at practical depths, on which their statement about the empirical "
+             "range is judged (the statement carries the finding)",
+    statement=f"The empirically beneficial residual scales alpha in {EMPIRICAL_RANGE} lie in the range of maximal "
+              "sensitivity (both reach half of the maximal response gain) only in the window of depths the derived "
+              "response map gives, L ~ 480-1170 blocks (540-930 with a bias; c0 = 0.9), not at the tens to a hundred "
+              "blocks of networks in use: the measured response curves at practical depths are the derived ones "
+              "within 0.2 in log alpha, which moves that window by at most a factor 1.5.",
     source=Source(PAPER, ARXIV, "abstract ('for deep networks the empirically found values for the scaling parameter "
                   "lie within the range of maximal sensitivity'); range 0.1-0.3 from Szegedy et al. 2017 "
-                  "(Inception-ResNet residual scaling); depths and the half-gain criterion " + DERIVED),
-    quantity=f"gain share (chi(alpha) - 1) / (max chi - 1) at alpha = {EMPIRICAL_RANGE}, {RESPONSE_DEF}, c0 = {C0}, "
-             "sigma_w^2 = 1",
-    estimand="min over depths and the two empirical alphas of the gain share (simultaneous CI)",
-    prediction=1.0, tolerance=0.5,
-    tolerance_why="'Range of maximal sensitivity' made numerical as the half-gain region (gain share >= 1/2, the "
-                  "full-width-at-half-maximum convention): the band [0.5, 1.5] is 'at least half the gain'. Depths: "
-                  "Inception-ResNet, where 0.1-0.3 was found, has a few tens of residual blocks; ResNets in use "
-                  "have 8 to about 50 (hundreds at most), so 25 and 100 (thorough also 400).",
+                  "(Inception-ResNet residual scaling); depths, the half-gain criterion and the map " + DERIVED),
+    quantity=f"shift s_L (log alpha) of the theory's response curve that fits the measured one at depth L, "
+             f"{RESPONSE_DEF}, c0 = {C0}, sigma_w^2 = 1, the argmax claim's grid",
+    estimand="max over depths of |s_L| (simultaneous CI)",
+    prediction=0.0, tolerance=0.2,
+    tolerance_why="0.2 in log alpha, the argmax claim's precision (the response is within 3% of its top over +-0.2). "
+                  "The response depends on alpha and L through alpha^2 L (continuum), so a curve moved by s in log "
+                  "alpha moves the half-gain window of depths by e^-2s: 0.2 keeps the derived window [477, 1167] "
+                  "inside [320, 1740], far above practical depths (a holding verdict carries the finding), and covers "
+                  "the finite-width shift of the curve (|s| <= 0.075 in the pilot). The branch constant off by "
+                  "sqrt 2, erf(x / sqrt 2) and the weight variance doubled move the curve by >= 0.31 (derived, "
+                  "section 9.5).",
     prediction_origin="derived",
     sweeps=_range_sweeps(NETWORKS["Vphi"]),
-    measure=measure_response, estimate=estimate_gain_share,
-    controls=("scale-twice",),
+    measure=measure_response, estimate=estimate_range_shift,
+    # scale-twice (alpha^2) moves the curve too (+0.37 at L = 100), but the sweep declares no single alpha, so the
+    # probe network of the control checks would not change (the reason the argmax claim does not list it either)
+    controls=("branch-constant", "erf-half-argument", "weight-variance-2"),
     requires=Capability.FORWARD_TRACE,
     readings=_readings(RANGE_READINGS, _range_sweeps),
     paper_numbers=(
         {"what": "empirically beneficial alpha range", "paper": "'empirically found values' (abstract); used: 0.1-0.3 "
                                                                  "(Szegedy et al. 2017)",
-         "ours": "derived (L, c0) window in the figure and notes; measured gain share per depth in the fit table"},
+         "ours": "derived half-gain window of depths in the notes and figure title; measured shifts per depth and the "
+                 "window they imply in the fit table"},
     ),
 ))
 
@@ -698,4 +836,5 @@ def verdict_with_formula(table: Table, formula: Callable[..., float], level: flo
 
 
 __all__ = ["KERNEL", "KERNEL_VARIANCE", "ARGMAX", "SIGMA", "RANGE", "NETWORKS", "predicted_alpha_star",
-           "finite_depth_alpha_star", "wrong_depth_exponent", "verdict_with_formula", "range_map"]
+           "finite_depth_alpha_star", "wrong_depth_exponent", "verdict_with_formula", "range_map", "shift_fit",
+           "derived_shares", "response_template"]

@@ -187,6 +187,9 @@ IID_HONOURS = ("width", "block", "activation", "init", "sigma_w2")  # what measu
 
 IID = register(Claim(
     id="marion.iid_sqrt_l_unique",
+    kind="paper",
+    kind_why="Marion et al.'s statement about i.i.d. weights, tested through a derived root; a wrong scaling law "
+             "in the paper would show here",
     statement="With i.i.d. weights, residual scaling L^-1/2 is the only one with a non-trivial deep limit: "
               "below it the hidden state explodes with depth, above it the network tends to the identity.",
     source=Source(SOURCE, "2206.06929", "Section 3 (i.i.d. initialization), explosion/identity propositions"),
@@ -203,6 +206,8 @@ IID = register(Claim(
 SMOOTH_H = 0.75
 SMOOTH = register(Claim(
     id="marion.smooth_critical_beta",
+    kind="paper",
+    kind_why="Marion et al.'s critical exponent for smooth weights (beta* = H derived from self-similarity)",
     statement="With smooth weights across layers (increments of fractional Brownian motion with Hurst index "
               f"H = {SMOOTH_H} > 1/2) the critical scaling moves up from 1/2 toward 1 (the neural-ODE regime): "
               "it sits at beta* = H.",
@@ -223,6 +228,8 @@ SMOOTH = register(Claim(
 
 GRAD = register(Claim(
     id="marion.gradient_dichotomy",
+    kind="paper",
+    kind_why="Marion et al.'s statement about the backward pass, tested through a derived root",
     statement="At initialization the gradient ratio ||dLoss/dh_0|| / ||dLoss/dh_L|| shows the same three "
               "regimes (explode / non-trivial / identity), with the boundary at beta = 1/2 for i.i.d. weights.",
     source=Source(SOURCE, "2206.06929", "Section 3, gradient counterparts of the explosion/identity results"),
@@ -341,6 +348,8 @@ PHASE_TOL_WHY = (
 
 PHASE = register(Claim(
     id="marion.phase_diagram",
+    kind="paper",
+    kind_why="Marion et al.'s phase diagram over weight regularity",
     statement="The critical residual scaling moves continuously with the regularity of the weights across layers: "
               "beta* = H for weights that are fractional-Brownian increments with Hurst index H in [1/2, 1), "
               "and beta* = 1 (the neural-ODE regime) for smooth weights, Marion et al.'s phase diagram.",

@@ -74,6 +74,8 @@ def _gia_readings() -> tuple[Reading, ...]:
 
 GIA = register(Claim(
     id="nfd.gia_valid_at_infinite_depth",
+    kind="paper",
+    kind_why="NFD v1's statement that gradient independence becomes valid at infinite depth",
     statement="The gradient-independence assumption, false during training at finite depth, becomes valid again at "
               "infinite depth under 1/sqrt(L) branch scaling: training with decoupled backward weights and true "
               "backprop give the same network as L -> infinity.",
@@ -134,6 +136,9 @@ def _slope_of(key: str, predicted: float, what: str) -> Any:
 
 COLLAPSE = register(Claim(
     id="nfd.two_layer_block_collapse",
+    kind="paper",
+    kind_why="NFD v1's statement about two-layer blocks (its weight-update reading is an identity, marked on the "
+             "reading)",
     statement="With two-layer residual blocks under depth-muP, feature learning in the first internal layer "
               "collapses at large depth.",
     source=Source(PAPER, ARXIV, ABSTRACT + ": 'we examine two-layer residual blocks and find that the same vanishing "
@@ -146,7 +151,10 @@ COLLAPSE = register(Claim(
     controls=("first-layer-lr-boost",), requires=REQUIRES,
     readings=(
         Reading("weight-update", "'feature learning in the first internal layer' read as what that layer's own weight "
-                "update does to its features, |dW h| (Tensor Programs VI's notion of a layer's feature learning)"),
+                "update does to its features, |dW h| (Tensor Programs VI's notion of a layer's feature learning)",
+                kind="implementation check",
+                kind_why="dLoss/dW_l carries the branch's a = L^-1/2 by the chain rule, so the update of W_l h is "
+                         "Theta(L^-1/2) in any correct implementation: an identity, not evidence about the paper"),
         Reading("total-change", "'feature learning in the first internal layer' read as the total change of its "
                 "features u = W h, including the change of its input h from the other layers",
                 quantity=f"layer mean of |u_l(T) - u_l(0)| / |u_l(0)|, u_l = W_l h_(l-1), T = {STEPS}, {RES3}",
@@ -157,6 +165,9 @@ COLLAPSE = register(Claim(
 
 RESTORES = register(Claim(
     id="nfd.depth_aware_lr_restores",
+    kind="implementation check",
+    kind_why="the corrected rate's factor L^1/2 cancels the L^-1/2 that the chain rule puts on the first internal "
+             "layer's gradient, so any correct implementation of the correction passes",
     statement="A depth-aware learning-rate correction on the first internal layer of two-layer blocks undoes the "
               "collapse: its feature update no longer vanishes with depth.",
     source=Source(PAPER, ARXIV, ABSTRACT + ": 'we propose a simple depth-aware learning-rate correction that "

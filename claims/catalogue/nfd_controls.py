@@ -18,9 +18,9 @@ Controls defined here (registered into reference_impl.controls.CONTROLS on impor
 - ``transpose-bug``: the backward pass multiplies by W_l where W_l^T belongs (square hidden layers
   make the bug shape-silent). It is a plug-in with dense weights (Capability.WEIGHTS) whose
   hand-written ``grad_trace`` has the bug and whose ``trace`` runs outside autograd (as a fast
-  implementation with a manual backward does), so validation cannot compare it with autograd and
-  the init-coupling claims reject it through its own ``grad_trace``; its ``train_runs`` has the
-  same bug in the reference's training step. W_l and W_l^T share only their diagonal, so the backward signal loses
+  implementation with a manual backward does); validation's finite differences of ``trace`` reject
+  it on every claim that needs ``grad_trace`` (verdict error), so nfd.init_coupling_width no longer
+  lists it; its ``train_runs`` has the same bug in the reference's training step. W_l and W_l^T share only their diagonal, so the backward signal loses
   its correlation with the forward products as the gradient-independence copy does: the init
   coupling stops vanishing with width (nfd.init_coupling_width) and the surviving SGD coupling of
   true backprop is gone (nfd.sgd_coupling_survives_width). Measured, seed 0: width slope 0.019
@@ -38,6 +38,15 @@ Controls defined here (registered into reference_impl.controls.CONTROLS on impor
   (nfd.two_layer_block_collapse fails).
 - ``uncorrected-first-layer-lr``: the declared depth-aware correction is not applied (W's rate lr,
   constant in L): the collapse stays (nfd.depth_aware_lr_restores fails).
+
+Positive control (an implementation in which a claimed effect exists by construction):
+
+- ``sgd-rate-decay``: SGD rate lr (L/4)^-3/2, equal to the reference's at the smallest swept depth.
+  The SGD-created reused-weight coupling scales with the update, so the accumulated coupling A_t
+  decays as L^-3/2 (nfd.sgd_coupling_depth's accumulated readings can hold on it). Measured, seed 0,
+  default: A_2 holds, -1.26 [-1.95, -0.56]; A_1 inconclusive, -1.58 [-3.01, -0.14]; the output-level
+  D_2 violated, -0.89 [-1.16, -0.61]: the output-level term follows the initial backward pass, not
+  the SGD-created coupling, so no rate makes it decay as L^-2 (nfd2025.md section 15).
 """
 from __future__ import annotations
 
@@ -56,14 +65,18 @@ from reference_impl.training import Run, train, train_network, train_optimizer, 
 
 @dataclass(frozen=True)
 class TrainingDefect(Control):
-    """The reference with one defect in its training step; forward pass and declared spec unchanged."""
+    """The reference with one change in its training step (a defect, or for a positive control the
+    change that makes a claimed effect exist); forward pass and declared spec unchanged."""
 
     true_backward: str | None = None  # what the runs that declare "reuse" really do (training.BACKWARDS)
     lr_depth_exponent: float | None = None  # the SGD rate's depth exponent really used
     first_layer_lr_exponent: float | None = None  # res3: W's rate factor L^e really used
+    lr_scale: float | None = None  # the SGD rate really used is lr times this
 
     def train_runs(self, spec: NetSpec, cfg: Any, n_networks: int, generator: torch.Generator,
                    runs: list[Run], **kw: Any) -> dict:
+        if self.lr_scale is not None:
+            cfg = replace(cfg, lr=cfg.lr * self.lr_scale)
         if self.lr_depth_exponent is not None:
             cfg = replace(cfg, lr_depth_exponent=self.lr_depth_exponent)
         if self.first_layer_lr_exponent is not None:
@@ -128,5 +141,15 @@ NFD_CONTROLS: dict[str, Any] = {
                    lambda s: s.with_(beta=0.0)),
     )
 }
-for _name, _control in NFD_CONTROLS.items():  # make them resolvable by name (--impl, control tests)
+# Positive controls: implementations in which a claimed effect exists by construction; the claim's own
+# measurement must rate them ``holds`` (it shows that the test could have said yes).
+NFD_POSITIVE_CONTROLS: dict[str, Any] = {
+    c.name: c for c in (
+        TrainingDefect("sgd-rate-decay", "SGD rate lr (L/4)^-3/2 (the reference's rate at L = 4): every update, and "
+                       "with it every SGD-created reused-weight coupling term, shrinks as L^-3/2, so the accumulated "
+                       "coupling decays as L^-3/2 by the power counting of nfd2025.md section 3",
+                       lr_depth_exponent=1.5, lr_scale=4.0 ** 1.5),
+    )
+}
+for _name, _control in {**NFD_CONTROLS, **NFD_POSITIVE_CONTROLS}.items():  # resolvable by name (--impl, tests)
     CONTROLS.setdefault(_name, _control)

@@ -50,9 +50,22 @@ def ci(interval: Any, level: Any = None) -> str:
     return f"{pct}[{lo}, {hi}]"
 
 
+def confidence_set(claim: Mapping[str, Any], level: Any = None) -> str:
+    """The confidence set of an entry: its ``ci_pieces`` when it has more than one piece or an
+    infinite end ("(-inf, a] ∪ [b, inf)", two rays of a Fieller set), else ``ci``; "n/a" when missing."""
+    pieces = claim.get("ci_pieces")
+    if not (isinstance(pieces, list) and pieces and all(isinstance(p, Sequence) and len(p) == 2 for p in pieces)
+            and (len(pieces) > 1 or None in pieces[0])):
+        return ci(claim.get("ci"), level)
+    text = " ∪ ".join(f"{'(-inf' if lo is None else '[' + num(lo)}, {'inf)' if hi is None else num(hi) + ']'}"
+                      for lo, hi in pieces)
+    pct = f"{num(100 * level, 3)}% CI " if isinstance(level, (int, float)) and 0 < level < 1 else ""
+    return pct + text
+
+
 def estimate(claim: Mapping[str, Any], level: bool = True) -> str:
     """Format "estimate [lo, hi]" (with the CI level when ``level``), or "n/a"."""
-    e, i = num(claim.get("estimate")), ci(claim.get("ci"), claim.get("ci_level") if level else None)
+    e, i = num(claim.get("estimate")), confidence_set(claim, claim.get("ci_level") if level else None)
     return e if i == "n/a" else f"{e} ({i})" if level else f"{e} {i}"
 
 
@@ -132,6 +145,9 @@ def _run_view(results: Mapping[str, Any], label: str) -> dict[str, Any]:
             ("Total time", seconds(run.get("seconds"))),
         ],
         "counts": _counts(results, claims),
+        "complete": results.get("complete") is not False,  # files written before the marker existed are complete
+        "finished": len(claims),
+        "planned": run.get("claims_planned") if isinstance(run.get("claims_planned"), int) else None,
     }
 
 
@@ -147,10 +163,30 @@ def _figure(entry: Mapping[str, Any], default_title: str, salt: str) -> tuple[An
         return None, title, f"{type(exc).__name__}: {exc}"
 
 
+KINDS = ("paper", "implementation check")
+
+
+def _amendment_view(a: Mapping[str, Any]) -> dict[str, str]:
+    """One amendment of the log (claims/preregistration.py) as display strings."""
+    return {k: str(a.get(k) or "") for k in ("date", "commit", "reading", "what", "why", "data_seen",
+                                             "verdict_before", "verdict_after")}
+
+
+def _tally(claim: Mapping[str, Any]) -> str:
+    """"counted readings: V violated, H held, U undecided" of a claim with readings, else ""."""
+    t = claim.get("counted_readings")
+    if not isinstance(t, Mapping):
+        return ""
+    return (f"counted readings: {t.get('violated', 0)} violated, {t.get('holds', 0)} held, "
+            f"{t.get('undecided', 0)} undecided")
+
+
 def _reading_view(sub: Mapping[str, Any], salt: str) -> dict[str, Any]:
     """One row of a claim's readings table, with that reading's own figure."""
     svg, title, error = _figure(sub, str(sub.get("reading") or ""), salt)
     return {"name": str(sub.get("reading") or ""), "support": str(sub.get("support") or ""),
+            "digest": str(sub.get("digest") or "n/a"),
+            "amendments": [_amendment_view(a) for a in sub.get("amendments") or [] if isinstance(a, Mapping)],
             "degenerate": str(sub.get("degenerate") or ""), "verdict": verdict(sub.get("verdict")),
             "estimate": estimate(sub, level=False), "prediction": prediction(sub),
             "origin": str(sub.get("prediction_origin") or "n/a"), "message": str(sub.get("message") or ""),
@@ -173,10 +209,18 @@ def _entry_view(claim: Mapping[str, Any], run_label: str, salt: str) -> dict[str
             for f in claim.get("fit_table") or [] if isinstance(f, Mapping)]
     papers = [{"what": _values(p.get("what")), "paper": _values(p.get("paper")), "ours": _values(p.get("ours"))}
               for p in claim.get("paper_numbers") or [] if isinstance(p, Mapping)]
+    amendments = [_amendment_view(a) for a in claim.get("amendments") or [] if isinstance(a, Mapping)]
     return {
         "run": run_label,
         "verdict": verdict(claim.get("verdict")),
+        "tally": _tally(claim),
+        "digest": str(claim.get("digest") or "n/a"),
+        "commit": str(claim.get("commit") or "n/a"),
+        "amendments": amendments,
+        "amended_after_measured": bool(claim.get("amended_after_measured")),
+        "positive_controls": [str(p) for p in claim.get("positive_controls") or []],
         "message": str(claim.get("message") or ""),
+        "reason": str(claim.get("message") or "") if claim.get("verdict") in ("error", "not applicable") else "",
         "estimate": estimate(claim),
         "estimate_short": estimate(claim, level=False),
         "prediction": prediction(claim),
@@ -246,11 +290,37 @@ def build_view(results: Sequence[Mapping[str, Any]], calibration: Mapping[str, A
             "prediction": prediction(first),
             "origin": str(first.get("prediction_origin") or "n/a"),
             "tolerance_why": str(first.get("tolerance_why") or ""),
+            "kind": str(first.get("kind") or "unstated"),
+            "kind_why": str(first.get("kind_why") or ""),
             "entries": [None if c is None else _entry_view(c, labels[i], f"f{n}-{i}")
                         for i, c in enumerate(by_id[cid])],
         })
     return {"runs": [_run_view(r, labels[i]) for i, r in enumerate(results)], "claims": claims,
-            "compare": len(results) > 1, "labels": labels, "calibration": _calibration_view(calibration)}
+            "groups": _groups(claims, len(results)), "compare": len(results) > 1, "labels": labels,
+            "calibration": _calibration_view(calibration)}
+
+
+def _groups(claims: Sequence[Mapping[str, Any]], runs: int) -> list[dict[str, Any]]:
+    """The summary's claims grouped by kind (paper claims first), each group with its verdict counts
+    per run; only paper claims are evidence about a paper, so only their violations are findings."""
+    order = [k for k in KINDS if any(c["kind"] == k for c in claims)]
+    order += sorted({c["kind"] for c in claims} - set(order))
+    groups = []
+    for kind in order:
+        members = [c for c in claims if c["kind"] == kind]
+        counts = []
+        for i in range(runs):
+            tally: dict[str, int] = {}
+            for c in members:
+                e = c["entries"][i]
+                if e is not None:
+                    tally[e["verdict"]["text"]] = tally.get(e["verdict"]["text"], 0) + 1
+            counts.append([(verdict(k), tally[k]) for k in (*VERDICTS, *sorted(set(tally) - set(VERDICTS))) if k in tally])
+        title = {"paper": "Paper claims (evidence about a paper; a violation here is a finding)",
+                 "implementation check": "Implementation checks (true by construction for any correct "
+                                         "implementation: checks of a plug-in, not evidence about a paper)"}
+        groups.append({"kind": kind, "title": title.get(kind, f"Kind: {kind}"), "claims": members, "counts": counts})
+    return groups
 
 
 def render_html(results: Sequence[Mapping[str, Any]], calibration: Mapping[str, Any] | None = None) -> str:

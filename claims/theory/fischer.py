@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 from scipy.integrate import solve_ivp
+from scipy.special import erf as _erf
 
 from .gaussian import dphi_dphi, erf_sq_shifted, fourth_cross, normal_rule, phi_phi, second_moment
 
@@ -300,55 +301,100 @@ def _input_covariances(q0: float, K: Array, activation: str) -> tuple[Array, Arr
     return cov_hh, cov_hdh, cov_xh
 
 
-def _one_loop(q0: float, depth: int, alpha: float, sigma_w2: float, bias_var: float, activation: str,
-              fixed_input: bool) -> dict[str, Array]:
-    """The first-order fluctuation structure of the exact finite-width law (fischer2023.md section 4)."""
+def _population_moments(q0: float, depth: int, alpha: float, sigma_w2: float, bias_var: float, activation: str,
+                        fixed_input: bool) -> dict[str, Array]:
+    """The moments the one-loop coefficients are built from, for inputs with i.i.d. N(0, q0) coordinates.
+
+    K_l the recursion, g_k = g(K_k) and its derivatives, and N times the sampling covariances of
+    fischer2023.md section 4: C[i, j] = N Cov(eps_i(phi^2), eps_j(phi^2)), R[j, l] = N Cov(eps_j(phi^2),
+    eps_j(F^(l))), X[j] = N Cov(eps_l(x^2), eps_j(phi^2)) (covariances over weights and input; over
+    the weights alone for ``fixed_input``), and v_eps = N Var(eps_l(x^2)).
+    """
     _check(depth, q0, sigma_w2, bias_var)
-    L = depth
-    e = alpha**2 * sigma_w2
-    K = variance_recursion(q0, L, alpha, sigma_w2, bias_var, activation)  # (L+1,)
+    K = variance_recursion(q0, depth, alpha, sigma_w2, bias_var, activation)  # (L+1,)
     g0 = second_moment(activation, K)
-    g1 = second_moment(activation, K, 1)
-    g2 = second_moment(activation, K, 2)
-    i, j = np.meshgrid(np.arange(L + 1), np.arange(L + 1), indexing="ij")
+    i, j = np.meshgrid(np.arange(depth + 1), np.arange(depth + 1), indexing="ij")
     kmin, kmax = K[np.minimum(i, j)], K[np.maximum(i, j)]
     # N Cov(eps_i(phi^2), eps_j(phi^2)) for particles h^j = h^i + independent noise (i <= j)
     C = fourth_cross(activation, kmin, kmax, kmin) - g0[i] * g0[j]
-    # R[j, l] = N Cov(eps_j(phi^2), eps_k(F_k^(l))) for j <= k < l: M22(K_j, K_l, K_j) - g(K_j) g'(K_l)
+    # R[j, l] = M22(K_j, K_l, K_j) - g(K_j) g'(K_l), used for j < l only
+    g1 = second_moment(activation, K, 1)
     R = fourth_cross(activation, K[i], K[j], K[i], d22=True) - g0[i] * g1[j]
-    # X[j] = N Cov(eps_l(x^2), eps_j(phi^2)), j <= l: E[x^2 phi(x)^2] - K g = 2 K^2 g'(K) (Stein), for any l >= j
+    # X[j]: E[x^2 phi(x)^2] - K g = 2 K^2 g'(K) (Stein), for any l >= j
     X = 2.0 * K**2 * g1
+    s = K - q0
+    v_eps = 2 * K**2
     if fixed_input:
         cov_hh, cov_hdh, cov_xh = _input_covariances(q0, K, activation)
         C, R, X = C - cov_hh, R - cov_hdh, X - cov_xh
+        v_eps = 4 * q0 * s + 2 * s**2
+    return {"K": K, "g1": g1, "g2": second_moment(activation, K, 2), "C": C, "R": R, "X": X, "v_eps": v_eps}
+
+
+INPUT_NODES = 3  # Gauss-Legendre nodes per panel of the one-input moments' normal rule (1e-5 relative; 12: 1e-10)
+
+
+def _input_moments(x: Array, depth: int, alpha: float, sigma_w2: float, weights: Array | None = None,
+                   ) -> dict[str, Array]:
+    """The one-loop moments of ``_population_moments`` conditional on ONE input x (erf, no bias).
+
+    Given x, a layer-k coordinate is x_m + sqrt(S_k) z in the mean field (S_k of
+    ``empirical_variance_recursion``), independently across m, so every expectation over the input
+    coordinates of the fixed-input theory becomes the mean over x's own coordinates:
+    g_k = mean_m H(x_m, S_k) (and its S-derivatives), C[i, j] = mean_m Cov(erf^2(y), erf^2(y')) with
+    y = x_m + sqrt(S_i) z, y' = y + sqrt(S_j - S_i) z' (= E_z[erf^2(y) H(y, S_j - S_i)] - H_i H_j),
+    R[i, j] the same with dH/dS for the second factor, X[j] = mean_m Cov(y^2, erf^2(y)) at layer j,
+    v_eps = 4 q_x S_l + 2 S_l^2 (q_x = |x|^2 / n). One composite normal rule per (i, m) in z.
+    ``weights`` (summing to 1) replace the plain mean over coordinates: with the nodes and weights of
+    a quadrature of N(0, q0) this is the population fixed-input theory (the tests check it is).
+    """
+    x = np.asarray(x, float)
+    if x.ndim != 1 or not x.size:
+        raise ValueError(f"x of shape {x.shape} is invalid: expected one input, a non-empty vector")
+    _check(depth, 1.0, sigma_w2, 0.0)
+    wx = np.full(x.size, 1.0 / x.size) if weights is None else np.asarray(weights, float)
+    K = empirical_variance_recursion(x, depth, alpha, sigma_w2, wx)
+    S = K - K[0]  # (L+1,)
+    Hx = [erf_sq_shifted(x[None, :], S[:, None], order) for order in (0, 1, 2)]  # (L+1, n)
+    sd = np.sqrt(S)[:, None]  # (L+1, 1)
+    safe = np.where(sd > 0, sd, 1.0)
+    z, wz = normal_rule(np.broadcast_to(safe, (depth + 1, x.size)), -x[None, :] / safe, INPUT_NODES)  # (L+1, n, P)
+    y = x[None, :, None] + sd[..., None] * z
+    base = _erf(y) ** 2 * wz * wx[None, :, None]  # (L+1, n, P)
+    C, R = np.zeros((depth + 1, depth + 1)), np.zeros((depth + 1, depth + 1))
+    for i in range(depth + 1):  # E_z[erf^2(y) H(y, S_j - S_i)] for j >= i (the particle at j is y plus noise)
+        lag = (S[i:] - S[i])[None, :, None]
+        C[i, i:] = np.einsum("mp,mjp->j", base[i], erf_sq_shifted(y[i][:, None, :], lag))
+        R[i, i:] = np.einsum("mp,mjp->j", base[i], erf_sq_shifted(y[i][:, None, :], lag, 1))
+    upper = np.triu(np.ones((depth + 1, depth + 1), bool))
+    C = np.where(upper, C - (Hx[0] * wx) @ Hx[0].T, 0.0)
+    C = C + np.triu(C, 1).T  # symmetric: C[j, i] = C[i, j]
+    R = np.where(upper, R - (Hx[0] * wx) @ Hx[1].T, 0.0)  # R[j, l] for j <= l (only j < l is used)
+    X = (np.sum(y**2 * base, axis=-1) - (x[None, :] ** 2 + S[:, None]) * Hx[0] * wx) @ np.ones(x.size)
+    return {"K": K, "g1": Hx[1] @ wx, "g2": Hx[2] @ wx, "C": C, "R": R, "X": X, "v_eps": 4 * K[0] * S + 2 * S**2}
+
+
+def _one_loop(moments: dict[str, Array], alpha: float, sigma_w2: float) -> dict[str, Array]:
+    """The first-order fluctuation structure of the exact finite-width law (fischer2023.md section 4)
+    from its moments: the propagation weights w and N Var(A_k), N Cov(eps_k, A_k)."""
+    K, g1, C = moments["K"], moments["g1"], moments["C"]
+    L = len(K) - 1
+    e = alpha**2 * sigma_w2
     # w[k, j] = e prod_{m=j+1}^{k-1} (1 + e g'(K_m)),  j < k: A_k = sum_j w[k, j] eps_j(phi^2)
     logf = np.concatenate([[0.0], np.cumsum(np.log1p(e * g1))])  # logf[m] = sum_{m' < m} log(1 + e g1[m'])
     w = np.zeros((L + 1, L + 1))
     for k in range(1, L + 1):
         jj = np.arange(k)
         w[k, :k] = e * np.exp(logf[k] - logf[jj + 1])
-    return {"e": np.asarray(e), "K": K, "g1": g1, "g2": g2, "C": C, "R": R, "X": X, "w": w,
+    return {**moments, "e": np.asarray(e), "w": w,
             "var_a": np.einsum("kj,ji,ki->k", w, C, w),  # N Var(A_k)
             "cov_ea": np.einsum("kj,jk->k", w, C)}  # N Cov(eps_k, A_k)
 
 
-def finite_width_correction(q0: float, depth: int, alpha: float, sigma_w2: float = 1.0, bias_var: float = 0.0,
-                            activation: str = "erf", fixed_input: bool = False) -> Array:
-    """kappa_l, l = 0..L, with E[(1/N)|h_l|^2] = K_l + kappa_l / N + O(1/N^2) (derived, one loop).
-
-    h_0 has i.i.d. N(0, q0) coordinates: drawn afresh for every network (``fixed_input=False``), or
-    one such input held fixed while the weights are drawn (``fixed_input=True``, the expectation
-    over weights alone; K_l then means the recursion for that input's empirical measure, see
-    ``empirical_variance_recursion``). With Gaussian weights the update is exactly
-    h_{l+1} = h_l + sqrt(a_l) z_l, a_l = alpha^2 (sigma_w2 Phi_l + bias_var), Phi_l = (1/N)|phi(h_l)|^2,
-    so E K^_{l+1} = E K^_l + E a_l and kappa_l = alpha^2 sigma_w2 sum_{k<l} c_k, where
-    E Phi_l = g(K_l) + c_l / N. c_l collects (derivation in claims/catalogue/fischer2023.md):
-    the mean shift of earlier variances, the covariance of the common variance a_k with the
-    empirical measure it acts on, and the curvature g'' times Var(a_k).
-    """
-    f = _one_loop(q0, depth, alpha, sigma_w2, bias_var, activation, fixed_input)
+def _correction(f: dict[str, Array]) -> Array:
+    """kappa_l, l = 0..L, from the one-loop structure ``f`` (``finite_width_correction``)."""
     e, g1, g2, C, R, w, var_a, cov_ea = (f[k] for k in ("e", "g1", "g2", "C", "R", "w", "var_a", "cov_ea"))
-    L = depth
+    L = len(g1) - 1
     var_da = e**2 * (np.diag(C) + 2 * g1 * cov_ea + g1**2 * var_a)  # N Var(delta a_k)
     wr = w @ R  # wr[k, l] = sum_j w[k, j] R[j, l]
     c = np.zeros(L + 1)
@@ -359,6 +405,30 @@ def finite_width_correction(q0: float, depth: int, alpha: float, sigma_w2: float
     return np.concatenate([[0.0], e * np.cumsum(c[:-1])])
 
 
+def _variance(f: dict[str, Array]) -> Array:
+    """N Var(K^_l), l = 0..L, from the one-loop structure ``f`` (``finite_width_variance``)."""
+    return f["v_eps"] + 2 * (f["w"] @ f["X"]) + f["var_a"]
+
+
+def finite_width_correction(q0: float, depth: int, alpha: float, sigma_w2: float = 1.0, bias_var: float = 0.0,
+                            activation: str = "erf", fixed_input: bool = False) -> Array:
+    """kappa_l, l = 0..L, with E[(1/N)|h_l|^2] = K_l + kappa_l / N + O(1/N^2) (derived, one loop).
+
+    h_0 has i.i.d. N(0, q0) coordinates: drawn afresh for every network (``fixed_input=False``), or
+    one such input held fixed while the weights are drawn (``fixed_input=True``, the expectation
+    over weights alone, averaged over inputs; K_l then means the recursion for that input's
+    empirical measure, see ``empirical_variance_recursion``; ``input_correction`` gives one input's
+    own coefficient). With Gaussian weights the update is exactly
+    h_{l+1} = h_l + sqrt(a_l) z_l, a_l = alpha^2 (sigma_w2 Phi_l + bias_var), Phi_l = (1/N)|phi(h_l)|^2,
+    so E K^_{l+1} = E K^_l + E a_l and kappa_l = alpha^2 sigma_w2 sum_{k<l} c_k, where
+    E Phi_l = g(K_l) + c_l / N. c_l collects (derivation in claims/catalogue/fischer2023.md):
+    the mean shift of earlier variances, the covariance of the common variance a_k with the
+    empirical measure it acts on, and the curvature g'' times Var(a_k).
+    """
+    moments = _population_moments(q0, depth, alpha, sigma_w2, bias_var, activation, fixed_input)
+    return _correction(_one_loop(moments, alpha, sigma_w2))
+
+
 def finite_width_variance(q0: float, depth: int, alpha: float, sigma_w2: float = 1.0, bias_var: float = 0.0,
                           activation: str = "erf", fixed_input: bool = False) -> Array:
     """N Var(K^_l), l = 0..L, to leading order in 1/N (derived; Gaussian weights).
@@ -366,26 +436,40 @@ def finite_width_variance(q0: float, depth: int, alpha: float, sigma_w2: float =
     K^_l - K_l = eps_l(x^2) + A_l to first order: the sampling fluctuation of the layer-l particles
     plus the coherent variance shift A_l = sum_j w[l, j] eps_j(phi^2) (fischer2023.md section 4), so
     N Var = N Var(eps_l(x^2)) + 2 sum_j w[l, j] X[j] + N Var(A_l) with N Var(eps_l(x^2)) = 2 K_l^2
-    (fresh inputs) or 4 q0 (K_l - q0) + 2 (K_l - q0)^2 (one fixed input).
+    (fresh inputs) or 4 q0 (K_l - q0) + 2 (K_l - q0)^2 (one fixed input, averaged over inputs).
     """
-    f = _one_loop(q0, depth, alpha, sigma_w2, bias_var, activation, fixed_input)
-    K, X, w, var_a = f["K"], f["X"], f["w"], f["var_a"]
-    s = K - q0
-    v_eps = 4 * q0 * s + 2 * s**2 if fixed_input else 2 * K**2
-    return v_eps + 2 * (w @ X) + var_a
+    moments = _population_moments(q0, depth, alpha, sigma_w2, bias_var, activation, fixed_input)
+    return _variance(_one_loop(moments, alpha, sigma_w2))
 
 
-def empirical_variance_recursion(x: Array, depth: int, alpha: float, sigma_w2: float = 1.0) -> Array:
+def input_coefficients(x: Array, depth: int, alpha: float, sigma_w2: float = 1.0, weights: Array | None = None,
+                       ) -> tuple[Array, Array]:
+    """(kappa_l^x, V_l^x), l = 0..L, for networks that all see the one input x (n,) (res1, erf, no bias;
+    derived, one loop, conditional on x): N (E K^_l - K_l^x) and N Var(K^_l) up to O(1/N).
+
+    The input's own coefficients differ from input to input at O(n^-1/2) (fischer2023.md section 9.1);
+    their mean over Gaussian inputs is the ``fixed_input`` coefficient of ``finite_width_correction``
+    and ``finite_width_variance`` up to O(1/n). ``weights`` (summing to 1) replace the plain mean over
+    x's coordinates: with a quadrature of N(0, q0) for x they give that population coefficient.
+    """
+    f = _one_loop(_input_moments(x, depth, alpha, sigma_w2, weights), alpha, sigma_w2)
+    return _correction(f), _variance(f)
+
+
+def empirical_variance_recursion(x: Array, depth: int, alpha: float, sigma_w2: float = 1.0,
+                                 weights: Array | None = None) -> Array:
     """Infinite-width K_l for one fixed input x (n,) of a res1 erf network without bias, l = 0..L.
 
     Given x, the layer-l coordinates are x_i plus independent N(0, S_l) noise in the mean field,
     S_{l+1} = S_l + alpha^2 sigma_w2 mean_i E[erf(x_i + sqrt(S_l) z)^2]: the recursion of the input's
     empirical measure (which for a Gaussian input differs from the N(0, q0) recursion by O(n^-1/2)).
+    ``weights`` (summing to 1) replace the plain mean over the coordinates.
     """
     x = np.asarray(x, float)
+    wx = np.full(x.size, 1.0 / x.size) if weights is None else np.asarray(weights, float)
     e = alpha**2 * sigma_w2
-    s_l, out = 0.0, [float(np.mean(x**2))]
+    s_l, out = 0.0, [float(wx @ x**2)]
     for _ in range(depth):
-        s_l += e * float(np.mean(erf_sq_shifted(x, s_l)))
+        s_l += e * float(wx @ erf_sq_shifted(x, s_l))
         out.append(out[0] + s_l)
     return np.array(out)

@@ -238,23 +238,35 @@ def second_moment(activation: str, k: Array, order: int = 0) -> Array:
 
 
 def erf_sq_shifted(m: Array, s2: Array, order: int = 0) -> Array:
-    """H(m, s2) = E[erf(m + sqrt(s2) z)^2] = 1 - 8 T(h, a) (order 0), or dH/ds2 (order 1).
+    """H(m, s2) = E[erf(m + sqrt(s2) z)^2] = 1 - 8 T(h, a) (order 0), dH/ds2 (order 1) or d2H/ds2^2 (order 2).
 
     Owen's T with h = sqrt(2) m / sqrt(1 + 2 s2), a = 1 / sqrt(1 + 4 s2): write erf(x) = 2 Phi(sqrt2 x) - 1,
     E Phi(h0 + k Z) = Phi(h0 / sqrt(1+k^2)), E Phi(h0 + k Z)^2 = Phi2(h, h; k^2/(1+k^2)) = Phi(h) - 2 T(h, a).
-    Derivative: dT/dh = -phi(h) erf(a h / sqrt2) / 2, dT/da = exp(-h^2 (1 + a^2) / 2) / (2 pi (1 + a^2)),
-    dh/ds2 = -h / (1 + 2 s2), da/ds2 = -2 a^3.
+    Derivatives by the chain rule: T_h = -phi(h) erf(a h / sqrt2) / 2, T_a = E / (2 pi (1 + a^2)) with
+    E = exp(-h^2 (1 + a^2) / 2); T_hh = h phi(h) erf(a h / sqrt2) / 2 - a phi(h) exp(-a^2 h^2 / 2) / sqrt(2 pi),
+    T_ha = -h E / (2 pi), T_aa = -E a (h^2 (1 + a^2) + 2) / (2 pi (1 + a^2)^2);
+    h' = -h / (1 + 2 s2), h'' = 3 h / (1 + 2 s2)^2, a' = -2 a^3, a'' = 12 a^5 (primes: d/ds2).
     """
     m, s2 = np.broadcast_arrays(np.asarray(m, float), np.asarray(s2, float))
     h = math.sqrt(2.0) * m / np.sqrt(1.0 + 2.0 * s2)
     a = 1.0 / np.sqrt(1.0 + 4.0 * s2)
     if order == 0:
         return 1.0 - 8.0 * owens_t(h, a)
+    if order not in (1, 2):
+        raise ValueError(f"order={order} is not available; allowed: 0, 1, 2")
+    phi_h = np.exp(-0.5 * h * h) / math.sqrt(2.0 * math.pi)
+    erf_ah = _erf(a * h / math.sqrt(2.0))
+    e_ha = np.exp(-0.5 * h * h * (1.0 + a * a))
+    t_h = -0.5 * phi_h * erf_ah
+    t_a = e_ha / (2.0 * math.pi * (1.0 + a * a))
+    h1, a1 = -h / (1.0 + 2.0 * s2), -2.0 * a**3
     if order == 1:
-        dT_dh = -0.5 * np.exp(-0.5 * h * h) / math.sqrt(2.0 * math.pi) * _erf(a * h / math.sqrt(2.0))
-        dT_da = np.exp(-0.5 * h * h * (1.0 + a * a)) / (2.0 * math.pi * (1.0 + a * a))
-        return -8.0 * (dT_dh * (-h / (1.0 + 2.0 * s2)) + dT_da * (-2.0 * a**3))
-    raise ValueError(f"order={order} is not available; allowed: 0, 1")
+        return -8.0 * (t_h * h1 + t_a * a1)
+    t_hh = 0.5 * h * phi_h * erf_ah - a * phi_h * np.exp(-0.5 * a * a * h * h) / math.sqrt(2.0 * math.pi)
+    t_ha = -h * e_ha / (2.0 * math.pi)
+    t_aa = -e_ha * a * (h * h * (1.0 + a * a) + 2.0) / (2.0 * math.pi * (1.0 + a * a) ** 2)
+    h2, a2 = 3.0 * h / (1.0 + 2.0 * s2) ** 2, 12.0 * a**5
+    return -8.0 * (t_hh * h1 * h1 + 2.0 * t_ha * h1 * a1 + t_aa * a1 * a1 + t_h * h2 + t_a * a2)
 
 
 def fourth_cross(activation: str, k11: Array, k22: Array, k12: Array, d22: bool = False) -> Array:

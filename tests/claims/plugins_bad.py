@@ -25,16 +25,23 @@ class _Fixed:
         return self.fix(h), self.fix_grad(grads)
 
 
+def _keep(t):
+    return t
+
+
+def _always(spec) -> bool:
+    return True
+
+
 class Broken:
     """The dense reference with one defect, applied to the specs ``when`` selects."""
 
     version = "0"
     capabilities = Capability.FORWARD_TRACE | Capability.GRAD_TRACE
 
-    def __init__(self, name, fix=None, fix_grad=None, build_error=None, when=lambda spec: True):
-        keep = lambda t: t  # noqa: E731
-        self.name, self.fix, self.fix_grad = name, fix or keep, fix_grad or keep
-        self.build_error, self.when = build_error, when
+    def __init__(self, name, fix=None, fix_grad=None, build_error=None, when=None):
+        self.name, self.fix, self.fix_grad = name, fix or _keep, fix_grad or _keep
+        self.build_error, self.when = build_error, when or _always
 
     def build(self, spec, n_networks, generator):
         if self.build_error is not None and self.when(spec):
@@ -153,3 +160,52 @@ class TrainsOneNetwork(ReferenceImpl):
         tile = lambda t: None if t is None else t.expand(n_networks, *t.shape[1:])  # noqa: E731
         return {name: dataclasses.replace(r, **{f.name: tile(getattr(r, f.name)) for f in dataclasses.fields(r)})
                 for name, r in out.items()}
+
+
+class HardExitWhenDeep(Broken):
+    """Ends the process with os._exit(0) when building a network deeper than 16 (a C extension or a
+    library that calls exit() after a fatal error): no except clause can catch it."""
+
+    def __init__(self):
+        super().__init__("hard-exit-deep")
+
+    def build(self, spec, n_networks, generator):
+        if _deep(spec):
+            import os
+
+            os._exit(0)
+        return super().build(spec, n_networks, generator)
+
+
+class RetriesWhenDeep(Broken):
+    """A research-code retry loop around a slow build of deep networks: ``catch`` (Exception, or
+    BaseException with ``swallow_all``) is retried, so a timeout raised inside it may be swallowed."""
+
+    def __init__(self, swallow_all: bool = False):
+        super().__init__("retries-deep" + ("-all" if swallow_all else ""))
+        self.catch = BaseException if swallow_all else Exception
+
+    def build(self, spec, n_networks, generator):
+        if _deep(spec):
+            for _ in range(100):
+                try:
+                    time.sleep(60)
+                    break
+                except self.catch:
+                    pass
+        return super().build(spec, n_networks, generator)
+
+
+def retries_swallowing_everything() -> RetriesWhenDeep:
+    return RetriesWhenDeep(swallow_all=True)
+
+
+class HangsOnEveryBuild(Broken):
+    """build hangs on every network, the validation probe's included."""
+
+    def __init__(self):
+        super().__init__("hangs")
+
+    def build(self, spec, n_networks, generator):
+        time.sleep(600)
+        return super().build(spec, n_networks, generator)

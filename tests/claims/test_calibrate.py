@@ -1,7 +1,9 @@
 """`resnet-claims calibrate`: bookkeeping of the reliability table, targets, resume, and the command."""
 import dataclasses
 import json
+import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -9,7 +11,11 @@ import claims.calibrate as cal
 from claims import cli
 from claims.calibrate import TARGETS, all_met, calibrate, clopper_pearson
 from claims.reliability_table import render_markdown
+from claims.cache import UncachedPluginWarning
 from claims.spec import Claim, Sweep, select
+
+sys.path.insert(0, str(Path(__file__).parent))  # the test plug-ins beside this file
+from cache_plugins import plugin_folder  # noqa: E402
 
 FAKE = [types.SimpleNamespace(id="fake.claim", controls=("scale-exponent-off", "post-activation"), declaration=lambda: "d1")]
 
@@ -215,3 +221,56 @@ def test_a_reading_dependent_reference_is_named_in_the_status():
     from claims.reliability_table import table_rows
 
     assert "reading-dependent 3/3 (its counted readings disagree)" in table_rows(data)[0]["status"]
+
+
+def test_d9_calibrate_resumes_by_identity_never_by_name(tmp_path):
+    """Two plug-ins with one name: the second's runs are its own, not the first's."""
+    args = ["calibrate", "--budget", "smoke", "--claims", "marion.iid_sqrt_l_unique", "--seeds", "1", "--quiet",
+            "--out", str(tmp_path / "cal"), "--controls"]
+    with plugin_folder(tmp_path / "plugins"):
+        assert cli.main([*args, "--impl", "cw_wrapper:good"]) == 0
+        with pytest.warns(UncachedPluginWarning):
+            assert cli.main([*args, "--impl", "cw_wrapper:bad"]) == 1
+    runs = json.loads((tmp_path / "cal" / "calibration.json").read_text())["runs"]
+    assert [(r["impl"], r["verdict"]) for r in runs] == [("wrapped", "violated")]
+
+
+def test_a_plugin_nothing_names_is_reused_only_to_finish_an_unfinished_calibration(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(cal, "run_claim", scripted(calls))
+    out = tmp_path / "cal"
+    with plugin_folder(tmp_path / "plugins"):
+        calibrate(FAKE, seeds=2, budget="smoke", impl="cw_wrapper:good", out=out, controls=[])
+        killed = json.loads((out / "calibration.json").read_text())
+        del killed["finished"]  # as a calibration killed after its first run leaves it
+        killed["runs"] = killed["runs"][:1]
+        (out / "calibration.json").write_text(json.dumps(killed))
+        calls.clear()
+        with pytest.warns(UncachedPluginWarning, match="only to resume"):
+            calibrate(FAKE, seeds=2, budget="smoke", impl="cw_wrapper:good", out=out, controls=[])
+        assert [c[2] for c in calls] == [1]
+        calls.clear()
+        with pytest.warns(UncachedPluginWarning):
+            calibrate(FAKE, seeds=2, budget="smoke", impl="cw_wrapper:good", out=out, controls=[])
+        assert len(calls) == 2  # the earlier calibration finished: its plug-in may have changed since
+
+
+def test_runs_written_before_identities_are_kept_in_the_table_for_this_packages_reference(monkeypatch, tmp_path):
+    monkeypatch.setattr(cal, "run_claim", scripted([]))
+    first, second = select(["marion.iid_sqrt_l_unique"]), select(["fischer.response_argmax"])
+    calibrate(first, seeds=2, budget="smoke", out=tmp_path, controls=[])
+    old = json.loads((tmp_path / "calibration.json").read_text())
+    old["runs"] = [{k: v for k, v in r.items() if k not in ("identity", "plugin")} for r in old["runs"]]
+    (tmp_path / "calibration.json").write_text(json.dumps(old))
+    data = calibrate(second, seeds=1, budget="smoke", out=tmp_path, controls=[])
+    assert [row["reference"]["runs"] for row in data["summary"]] == [2, 1]
+
+
+def test_calibrate_refuses_an_expected_file_with_an_unknown_reading(tmp_path, capsys):
+    from claims.cli import main
+
+    (tmp_path / "exp.txt").write_text("reference smoke nfd.two_layer_block_collapse@total_change violated  # typo\n")
+    assert main(["calibrate", "--budget", "smoke", "--claims", "nfd.two_layer_block_collapse", "--seeds", "1",
+                 "--expected", str(tmp_path / "exp.txt"), "--out", str(tmp_path / "cal")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unknown reading of nfd.two_layer_block_collapse 'total_change'" in err and "\n" not in err

@@ -80,3 +80,53 @@ def test_training_that_repeats_one_network_is_an_error_not_a_zero_width_ci(bad):
     entry = _run("nfd.depth_error", bad.TrainsOneNetwork())
     assert entry["verdict"] == "error", entry["message"]
     assert "all 0: no spread across the 512 networks" in entry["message"] and "'trains-one-network'" in entry["message"]
+
+
+@pytest.fixture
+def defects(monkeypatch):
+    """tests/claims/plugin_defects.py, importable as ``plugin_defects``."""
+    import importlib
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    return importlib.import_module("plugin_defects")
+
+
+@pytest.mark.parametrize("inplace", [False, True], ids=["x-times-4", "x-mul_-4"])
+def test_an_input_changed_in_place_is_an_error_like_the_same_bug_out_of_place(defects, inplace):
+    """x.mul_(4) inside trace also changes the x that h_0 is compared with: a private copy tells."""
+    entry = _run("marion.smooth_critical_beta", defects.ScalesInputWhenDeep(inplace), config={"activation": "tanh"})
+    assert entry["verdict"] == "error", entry["message"]
+    words = "modified its input x in place" if inplace else "trace(x)[:, 0] differs from x"
+    assert words in entry["message"] and "'depth': 32" in entry["message"], entry["message"]
+
+
+def test_an_inplace_relu_on_the_residual_stream_fails_validation(defects):
+    entry = _run("marion.smooth_critical_beta", defects.inplace_relu_modules(), config={"activation": "relu"})
+    assert entry["verdict"] == "error"
+    assert "modified its input x in place" in entry["message"] and "'module-inplace-relu'" in entry["message"]
+
+
+def test_torchs_notimplementederror_inside_trace_is_an_error_naming_the_cell_not_a_decline(defects):
+    for claim_id in ("marion.smooth_critical_beta", "marion.iid_sqrt_l_unique"):  # a plain and a property claim
+        entry = _run(claim_id, defects.KernelMissingWhenDeep())
+        assert entry["verdict"] == "error", (claim_id, entry["message"])
+        assert "trace(x) raised NotImplementedError" in entry["message"] and "cell {" in entry["message"]
+
+
+def test_notimplementederror_from_build_is_still_a_decline(defects):
+    entry = _run("marion.smooth_critical_beta", defects.DeclinesEverything())
+    assert entry["verdict"] == "not applicable" and "this plug-in builds nothing" in entry["message"]
+
+
+@pytest.mark.parametrize("claim_id, words", [
+    ("nfd.feature_learning_depth_uniform", ["features has shape", "expected (S, T+1, L)", "the run's depth"]),
+    ("nfd.depth_error", ["returned the same f_train for run", "expected each run trained at its own depth"]),
+])
+def test_train_runs_that_ignore_the_runs_depth_are_an_error_naming_plugin_run_and_shape(defects, claim_id, words):
+    entry = _run(claim_id, defects.TrainsFinestDepthOnly())
+    assert entry["verdict"] == "error", entry["message"]
+    text = entry["message"]
+    assert "'trains-finest-depth-only'" in text and "train_runs" in text and "cell {" in text, text
+    for w in words:
+        assert w in text, text

@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,23 @@ def test_list_prints_every_claim_id(capsys):
     out = capsys.readouterr().out
     for claim in all_claims():
         assert claim.id in out and claim.source.arxiv in out
+
+
+def test_list_digests_prints_the_pinned_file_format(capsys):
+    from claims.preregistration import PINNED_PATH, load_pinned
+
+    assert main(["list", "--digests"]) == 0
+    out = capsys.readouterr().out
+    lines = [line.split() for line in out.splitlines() if line and not line.startswith("#")]
+    assert dict(lines) == load_pinned(PINNED_PATH)  # the catalogue is as pinned
+
+
+def test_list_verbose_shows_kind_digests_and_amendments(capsys):
+    assert main(["list", "--verbose", "nfd.sgd_coupling_depth"]) == 0
+    out = capsys.readouterr().out
+    claim = select(["nfd.sgd_coupling_depth"])[0]
+    assert f"declaration digest: {claim.declaration()}" in out and "kind: paper" in out
+    assert "(bdc8f2b)" in out and "made after data had been seen" in out and "positive controls: sgd-rate-decay" in out
 
 
 @pytest.mark.parametrize(
@@ -54,9 +72,34 @@ def test_violated_claim_exits_1(tmp_path):
     assert json.loads((tmp_path / "results.json").read_text())["claims"][0]["verdict"] == "violated"
 
 
-def test_console_script_help_has_examples():
+def test_console_script_help_has_examples_and_every_exit_status():
     out = subprocess.run([sys.executable, "-m", "claims.cli", "verify", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "examples:" in out.stdout and "exit status" in out.stdout
+    for code in ("0", "1", "2", "3", "4", "130"):
+        assert f"\n  {code} " in out.stdout, code
+    assert "nothing was checked" in out.stdout
+
+
+def test_a_run_that_checked_nothing_does_not_exit_0_and_says_why(bad, tmp_path, capsys):
+    """Every claim not applicable: exit 4, and each claim's line gives the plug-in's reason."""
+    argv = ["verify", "--claims", "marion.*", "--budget", "smoke", "--quiet", "--no-cache",
+            "--impl", "plugin_defects:declines_everything", "--out", str(tmp_path)]
+    assert main(argv) == 4
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("marion.")]
+    assert len(lines) == 4 and all("NOT APPLICABLE" in line and "reason: plug-in 'declines-everything'" in line
+                                   for line in lines), out
+    assert sum("builds nothing" in line for line in lines) == 3 and "lacks capability" in out
+    assert "nothing was checked (exit status 4)" in out
+    assert "builds nothing" in (tmp_path / "index.html").read_text().split('id="summary-h"')[1].split("</table>")[0]
+
+
+def test_not_applicable_beside_a_holding_claim_exits_0(bad, tmp_path):
+    argv = ["verify", "--claims", "marion.iid_sqrt_l_unique", "marion.smooth_critical_beta", "--budget", "smoke",
+            "--quiet", "--impl", "plugin_defects:gaussian_only", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert [c["verdict"] for c in data["claims"]] == ["holds", "not applicable"] and data["complete"] is True
 
 
 def test_with_controls_records_each_listed_control_verdict(tmp_path):
@@ -87,6 +130,10 @@ def broken_modules(tmp_path, monkeypatch):
     (["verify", "--impl", "exits_bad:factory"], "SystemExit"),
     (["verify", "--impl", ":"], "--impl ':': expected module:factory"),
     (["verify", "--executor", "dask://"], "no scheduler address"),
+    (["verify", "--executor", "dask://localhost"], "expected dask://HOST:PORT with a host and a port number"),
+    (["verify", "--executor", "dask://localhost:notaport"], "not an address"),
+    (["verify", "--executor", "dask://[::1"], "not an address"),
+    (["verify", "--executor", "dask://localhost:8786", "--cell-timeout", "5"], "not on a Dask cluster"),
     (["verify", "--executor", "processesfoo"], "--executor 'processesfoo' is not allowed"),
     (["verify", "--config", '{"width": 1000000000}'], "needs at least"),
     (["verify", "--config", '{"width": true}'], "width=true is not allowed"),
@@ -103,7 +150,32 @@ def test_more_bad_usage_is_one_line_and_exit_2(broken_modules, argv, words, caps
 def test_a_huge_config_is_refused_with_the_memory_figure(capsys):
     assert main(["verify", "--claims", "marion.iid_sqrt_l_unique", "--config", '{"width": 1000000000}']) == 2
     err = capsys.readouterr().err
-    assert "marion.iid_sqrt_l_unique needs at least" in err and "GB per cell" in err and "this machine has" in err
+    assert "marion.iid_sqrt_l_unique needs at least" in err and "GB (" in err and "this machine has" in err
+
+
+def test_the_memory_check_covers_validations_probe_networks(capsys):
+    """Validation builds 2 networks of up to 8 layers at the claim's width: more than one cell's matrices."""
+    assert main(["verify", "--claims", "marion.smooth_critical_beta", "--config", '{"width": 300000}']) == 2
+    err = capsys.readouterr().err
+    assert "validation's 2 probe networks of width 300000, depth 8" in err and "\n" not in err.strip()
+
+
+@pytest.mark.parametrize("claim_id, config, words", [
+    ("nfd.feature_learning_depth_uniform", '{"steps": -1}', "steps=-1 is not allowed: steps takes an integer >= 1"),
+    ("nfd.feature_learning_depth_uniform", '{"steps": 2.5}', "steps=2.5 is not allowed: steps takes an integer"),
+    ("nfd.feature_learning_depth_uniform", '{"lr": "fast"}', 'lr="fast" is not allowed'),
+    ("nfd.feature_learning_depth_uniform", '{"lr": 1e300}', "lr=1e+300 is not allowed: lr takes a learning rate"),
+    ("nfd.feature_learning_depth_uniform", '{"loss": "hinge"}', "loss takes one of 'mse', 'linear'"),
+    ("nfd.feature_learning_depth_uniform", '{"n_train": 0}', "n_train=0 is not allowed: n_train takes an integer >= 1"),
+    ("nfd.feature_learning_depth_uniform", '{"task_seed": -5}', "task_seed=-5 is not allowed"),
+    ("marion.smooth_critical_beta", '{"sigma_w2": 1e-300}', "below float32's rounding unit"),
+])
+def test_a_config_value_its_field_cannot_take_is_refused_before_any_work(tmp_path, capsys, claim_id, config, words):
+    start = time.perf_counter()
+    assert main(["verify", "--claims", claim_id, "--budget", "smoke", "--config", config, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and "\n" not in err, err
+    assert not (tmp_path / "results.json").exists() and time.perf_counter() - start < 10
 
 
 @pytest.mark.parametrize("content, words", [("{not json", "not valid JSON"),
@@ -148,6 +220,61 @@ def test_sys_exit_in_a_plugin_is_an_error_verdict_and_exit_1_with_results(bad, t
     assert entry["verdict"] == "error" and "SystemExit" in entry["message"]
 
 
+HERE = Path(__file__).parent
+
+
+def _cli(*argv, timeout=120):
+    """``resnet-claims`` in a fresh process run from this folder (so ``--impl plugins_bad:NAME`` resolves)."""
+    return subprocess.run([sys.executable, "-m", "claims.cli", *argv], capture_output=True, text=True, cwd=HERE,
+                          timeout=timeout)
+
+
+def test_a_plugin_that_ends_the_process_leaves_results_and_report_marked_incomplete(tmp_path):
+    """os._exit(0) inline: the exit status is the plug-in's, but results.json and index.html say the run
+    did not finish (never the previous run's report); under --cell-timeout that claim is an error."""
+    cheap = ["verify", "--budget", "smoke", "--quiet", "--no-cache", "--out", str(tmp_path), "--calibration", "none"]
+    assert _cli(*cheap, "--claims", "marion.smooth_critical_beta").returncode == 0
+    both = ["--claims", "fischer.kernel_fluctuation_finite_n", "marion.smooth_critical_beta",
+            "--impl", "plugins_bad:HardExitWhenDeep"]
+    _cli(*cheap, *both)
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["complete"] is False and data["run"]["claims_planned"] == 2 and len(data["claims"]) == 1
+    html = (tmp_path / "index.html").read_text()
+    assert "Incomplete run" in html and "1 of 2 claims finished" in html and "hard-exit-deep" in html
+    done = _cli(*cheap, *both, "--cell-timeout", "120")
+    assert done.returncode == 1, done.stdout + done.stderr
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["complete"] is True and "Incomplete run" not in (tmp_path / "index.html").read_text()
+    assert "the worker process running it ended with exit status 0" in data["claims"][1]["message"]
+    assert "'depth': 32" in data["claims"][1]["message"]
+
+
+@pytest.mark.parametrize("factory, words", [
+    ("RetriesWhenDeep", "ran past --cell-timeout 3 s; the other claims still run"),  # catches Exception
+    ("retries_swallowing_everything", "did not stop; its worker process was killed"),  # catches BaseException
+])
+def test_a_cell_timeout_cannot_be_swallowed_by_the_plugin(bad, tmp_path, factory, words):
+    argv = ["verify", *CHEAP, "--claims", "marion.smooth_critical_beta", "--no-cache", "--cell-timeout", "3",
+            "--impl", f"plugins_bad:{factory}", "--out", str(tmp_path)]
+    start = time.perf_counter()
+    assert main(argv) == 1
+    (entry,) = json.loads((tmp_path / "results.json").read_text())["claims"]
+    assert entry["verdict"] == "error" and words in entry["message"] and "'depth': 32" in entry["message"]
+    assert time.perf_counter() - start < 45
+
+
+def test_a_build_that_hangs_on_the_probe_network_is_each_claims_error_with_results(bad, tmp_path):
+    argv = ["verify", *CHEAP, "--claims", "marion.smooth_critical_beta", "fischer.kernel_fluctuation_finite_n",
+            "--no-cache", "--cell-timeout", "2", "--impl", "plugins_bad:HangsOnEveryBuild", "--out", str(tmp_path)]
+    start = time.perf_counter()
+    assert main(argv) == 1
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["complete"] and [c["verdict"] for c in data["claims"]] == ["error", "error"]
+    assert all("checking it on the claim's probe network: ran past --cell-timeout 2 s" in c["message"]
+               for c in data["claims"])
+    assert time.perf_counter() - start < 60
+
+
 def test_cell_timeout_makes_that_claim_an_error_and_the_others_run(bad, tmp_path):
     argv = ["verify", "--claims", "marion.smooth_critical_beta", "marion.iid_sqrt_l_unique", "--budget", "smoke",
             "--quiet", "--impl", "plugins_bad:SlowWhenDeep", "--cell-timeout", "8", "--out", str(tmp_path)]
@@ -164,6 +291,12 @@ def test_an_unpicklable_plugin_under_processes_says_how_to_fix_it(bad, tmp_path,
                  "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "plug-ins must be picklable" in err and "module-level factory" in err
+
+
+def test_an_unpicklable_plugin_with_cell_timeout_runs_in_this_process_with_a_warning(bad, tmp_path):
+    with pytest.warns(UserWarning, match="cannot be pickled, so its cells run in this process"):
+        assert main(["verify", *CHEAP, "--impl", "plugins_bad:Unpicklable", "--cell-timeout", "60",
+                     "--out", str(tmp_path)]) == 0
 
 
 def test_control_characters_in_a_plugin_name_are_escaped_on_the_terminal(bad, tmp_path, capsys):

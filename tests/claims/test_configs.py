@@ -55,3 +55,9 @@ def test_results_entries_carry_the_honoured_fields():
     entry = run_claim(select(["marion.gradient_dichotomy"])[0], _ForwardOnly(), "smoke")
     assert entry["verdict"] == "not applicable" and entry["honours"] == ["activation", "block", "init", "sigma_w2",
                                                                           "width"]
+
+
+def test_a_value_its_field_cannot_take_is_bad_usage_through_the_api_too():
+    claim = select(["nfd.feature_learning_depth_uniform"])[0]
+    with pytest.raises(ClaimError, match="steps=2.5 is not allowed: steps takes an integer >= 1"):
+        run_claim(claim, make_reference(), "smoke", 0, config={"steps": 2.5})

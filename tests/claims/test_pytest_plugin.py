@@ -30,3 +30,19 @@ def test_bad_claims_options_are_one_line_usage_errors(tmp_path):
                               "-m", "claims", *args], capture_output=True, text=True, cwd=tmp_path)
         assert out.returncode == 4 and "INTERNALERROR" not in out.stderr + out.stdout
         assert f"ERROR: {words}" in out.stderr, out.stderr
+
+
+def test_a_misspelt_name_in_the_expected_verdicts_file_stops_pytest_with_one_line(tmp_path):
+    """A typo in a reading would switch its guard off (the line never matches): every name is checked."""
+    claim = "nfd.two_layer_block_collapse"
+    for line, words in ((f"reference smoke {claim}@total_change violated  # typo\n",
+                         "unknown reading of nfd.two_layer_block_collapse 'total_change' (did you mean 'total-change'?)"),
+                        ("reference smoke nfd.two_layer_block_colapse violated  # typo\n", "unknown claim id"),
+                        (f"reference smok {claim} violated  # typo\n", "unknown budget 'smok'"),
+                        (f"referense smoke {claim} violated  # typo\n", "unknown implementation 'referense'")):
+        (tmp_path / "exp.txt").write_text(line)
+        out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
+                              "--claims-select", claim, "--claims-expected", "exp.txt"],
+                             capture_output=True, text=True, cwd=tmp_path)
+        assert out.returncode == 4 and "INTERNALERROR" not in out.stderr + out.stdout, out.stderr
+        assert words in out.stderr and "exp.txt:1" in out.stderr, out.stderr

@@ -31,7 +31,7 @@ def _claim(*readings, **kw):
     return Claim(id="toy.readings", statement="a toy", source=Source("p", "0000.00000", "s"), quantity="value",
                  estimand="mean", prediction=0.0, tolerance=1.0, tolerance_why="toy", prediction_origin="derived",
                  sweeps={b: SWEEP for b in ("smoke", "default", "thorough")}, measure=_measure, estimate=_estimate,
-                 readings=tuple(readings), **kw)
+                 readings=tuple(readings), **{"kind": "paper", "kind_why": "toy", **kw})
 
 
 def _run(claim):
@@ -75,6 +75,23 @@ def test_declaration_errors():
         _claim(Reading("a", "x"), Reading("a", "y"))
     with pytest.raises(ClaimError, match="degenerate"):
         _claim(Reading("a", "x", degenerate="identity"))
+    with pytest.raises(ClaimError, match="kind must be one of"):
+        _claim(kind="finding")
+    with pytest.raises(ClaimError, match="kind must be one of"):
+        _claim(kind_why="")
+    with pytest.raises(ClaimError, match="override kind"):
+        _claim(Reading("a", "x", kind="implementation check"))
+
+
+def test_a_reading_entry_carries_its_digest_and_the_counted_tally():
+    claim = _claim(Reading("near", "near zero"), Reading("far", "far away", params={"centre": 10.0}),
+                   Reading("identity", "by construction", params={"centre": 10.0}, degenerate="an identity",
+                           kind="implementation check", kind_why="an identity"))
+    entry = _run(claim)
+    assert entry["counted_readings"] == {"violated": 1, "holds": 1, "undecided": 0}
+    assert [s["digest"] for s in entry["readings"]] == [claim.reading_declaration(r) for r in claim.readings]
+    assert entry["digest"] == claim.declaration() and entry["kind"] == "paper"
+    assert entry["readings"][2]["kind"] == "implementation check"
 
 
 def test_report_shows_the_readings_table_and_every_readings_figure():
@@ -87,7 +104,7 @@ def test_report_shows_the_readings_table_and_every_readings_figure():
             {"label": "v", "points": {"x": [1, 2, 3], "y": [1.0, 2.0, 3.0 + i]}}]}
     html = render_html([{"schema_version": 2, "run": {"implementation": "reference"}, "claims": [entry]}])
     assert "Readings" in html and "reading-dependent" in html
-    assert "Degenerate, not counted:" in html and "an identity" in html
+    assert "Not counted:" in html and "an identity" in html
     assert all(f"fig {name}" in html for name in ("near", "far", "identity"))
 
 

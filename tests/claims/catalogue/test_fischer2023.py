@@ -1,17 +1,21 @@
 """Fischer et al. claims: the declarations (readings pinned), the reference at the smoke budget, the
-wrong alpha* formula contradicted, and the estimators' own bias on the exact theory curve."""
+wrong alpha* formula contradicted, the shift estimator on the exact theory curve, the derived window,
+and the erf-half-argument control's identity."""
 import math
 
 import numpy as np
 import pytest
+import torch
 
 from claims.catalogue import fischer2023 as FC
-from claims.catalogue.fischer_controls import FISCHER_CONTROLS
+from claims.catalogue.fischer_controls import FISCHER_CONTROLS, HalfArgumentEnsemble, half_argument_spec
 from claims.run import measure_cell, run_claim
 from claims.spec import Table, select
 from claims.sweep import cells
 from reference_impl import make_reference
 from reference_impl.controls import CONTROLS
+from reference_impl.ensemble import DenseEnsemble
+from reference_impl.protocol import NetSpec
 
 IDS = ["fischer.kernel_recursion_finite_n", "fischer.kernel_fluctuation_finite_n", "fischer.response_argmax",
        "fischer.alpha_star_weak_sigma_dependence", "fischer.empirical_range_is_max_sensitivity"]
@@ -54,10 +58,11 @@ def test_fischer_controls_are_registered_by_name():
 
 # ----------------------------------------------------------------------------- the reference at smoke
 @pytest.mark.parametrize("claim_id, reading, allowed", [
-    ("fischer.kernel_recursion_finite_n", None, {"holds", "inconclusive"}),
-    ("fischer.kernel_fluctuation_finite_n", None, {"holds", "inconclusive"}),
-    ("fischer.alpha_star_weak_sigma_dependence", "phiW+input", {"holds", "inconclusive"}),
-    ("fischer.empirical_range_is_max_sensitivity", "Vphi", {"violated"}),
+    ("fischer.kernel_recursion_finite_n", None, {"holds"}),
+    ("fischer.kernel_fluctuation_finite_n", None, {"holds"}),
+    ("fischer.alpha_star_weak_sigma_dependence", "phiW+input", {"holds"}),
+    ("fischer.alpha_star_weak_sigma_dependence", "Vphi+bias", {"violated"}),
+    ("fischer.empirical_range_is_max_sensitivity", "phiW", {"holds", "inconclusive"}),
 ])
 def test_reference_verdict_at_smoke_budget(claim_id, reading, allowed):
     claim = CLAIMS[claim_id]
@@ -88,42 +93,94 @@ def test_wrong_depth_exponent_formula_is_contradicted(argmax_table):
 def test_response_rows_carry_the_reading_and_independent_groups(argmax_table):
     assert set(argmax_table.col("block")) == {"res1w"} and set(argmax_table.col("input_layer")) == {True}
     assert sorted(set(argmax_table.col("group"))) == list(range(FC.GROUPS))
+    assert len(argmax_table.unique("scale")) == len(FC.GRID_OFFSETS)
 
 
 # ----------------------------------------------------------------------------- design, on the theory curve
 @pytest.mark.parametrize("name", list(FC.NETWORKS))
-def test_alpha_grids_are_centred_on_the_prediction(name):
+def test_alpha_grids_span_the_declared_offsets_around_the_prediction(name):
     params = FC.NETWORKS[name]
     for depth, s2 in [(25, 0.5), (50, 4.0), (100, 16.0)]:
         window = np.log(FC.alpha_grid(depth, s2, 0.9, params))
-        centre = math.log(FC.predicted_alpha_star(depth, s2, 0.9, params))
-        assert len(window) == FC.GRID and abs(window.mean() - centre) <= FC.LATTICE / 2 + 1e-9
+        k0 = math.log(FC.predicted_alpha_star(depth, s2, 0.9, params)) / FC.LATTICE
+        np.testing.assert_allclose(window / FC.LATTICE - round(k0), FC.GRID_OFFSETS, atol=1e-4)
 
 
-def test_quadratic_vertex_bias_on_the_lattice_is_within_the_tolerance_budget():
-    """The estimator's own bias (7-point vertex on the exact finite-depth curve) plus the continuum
-    formula's O(1/L) error stay well inside the 0.2 tolerance at the claim's depths."""
+def _theory_clusters(depth, s2, params, shift, level, groups=24, noise=0.02, seed=0):
+    """Cluster curves (G, K) on the claim's grid: the theory response moved by ``shift`` in log alpha, times
+    ``level``, with a common-random-numbers-like noise (a random level and tilt per cluster plus a little
+    independent noise)."""
+    alphas = np.array(FC.alpha_grid(depth, s2, 0.9, params))
+    u = np.log(alphas)
+    f, _ = FC.response_template(depth, s2, 0.9, params, float(u.mean()))
+    rng = np.random.default_rng(seed)
+    tilt = rng.normal(0, noise, (groups, 1)) * (u - u.mean())
+    common = rng.normal(0, noise, (groups, 1))
+    y = level * np.exp(f(u - shift)) * np.exp(common + tilt + rng.normal(0, noise / 4, (groups, len(u))))
+    return u, y, f
+
+
+@pytest.mark.parametrize("shift, level", [(0.0, 1.0), (0.3, 1.04), (-0.35, 0.97)])
+def test_shift_fit_recovers_a_known_shift_at_a_free_level(shift, level):
+    params = FC.NETWORKS["Vphi+input"]
+    u, y, f = _theory_clusters(50, 0.5, params, shift, level)
+    s, loo = FC.shift_with_jackknife(u, y, f)
+    se = FC.jackknife_se(loo)
+    assert abs(s - shift) < 3 * se + 0.01 and se < 0.05
+
+
+def test_shift_fit_is_exact_on_the_theory_curve():
+    params = FC.NETWORKS["phiW+input"]
+    alphas = np.array(FC.alpha_grid(100, 0.5, 0.9, params))
+    u = np.log(alphas)
+    f, ustar = FC.response_template(100, 0.5, 0.9, params, float(u.mean()))
+    y = np.exp(f(u - 0.2))[None, :] * np.array([[0.99], [1.0], [1.01], [1.02]]) * (1 + 1e-3 * np.sin(np.arange(4)))[:, None]
+    assert FC.shift_fit(u, y, f) == pytest.approx(0.2, abs=2e-3)
+    assert math.exp(ustar) == pytest.approx(FC.finite_depth_alpha_star(100, 0.5, 0.9, params), rel=1e-6)
+
+
+def test_formula_offset_at_the_argmax_depths_is_inside_the_tolerance_budget():
+    """The continuum formula's O(1/L) error (the part of the estimand that is not noise) is <= 0.06 at L >= 50."""
     for name in FC.ARGMAX_READINGS:
         params = FC.NETWORKS[name]
-        args = FC.theory_args(params, 4.0)
         for depth in (50, 100):
-            alphas = np.array(FC.alpha_grid(depth, 4.0, 0.9, params))
-            y = np.log(FC.theory.correlation_response(args["q0"], 0.9, depth, alphas, 4.0, args["bias_var"], FC.ACT,
-                                                      FC.DC, args["form"]))
-            u = np.log(alphas) - np.log(alphas).mean()
-            b = np.polyfit(u, y, 2)
-            vertex = np.log(alphas).mean() - b[1] / (2 * b[0])
-            assert abs(vertex - math.log(FC.predicted_alpha_star(depth, 4.0, 0.9, params))) < 0.1
+            for s2 in (0.5, 4.0):
+                gap = math.log(FC.finite_depth_alpha_star(depth, s2, 0.9, params)
+                               / FC.predicted_alpha_star(depth, s2, 0.9, params))
+                assert 0 < gap < 0.06
 
 
 def test_practical_depths_are_outside_every_derived_window():
-    """At L = 25 and 100 no c0 of the map puts alpha = 0.1 and 0.3 in the half-gain region; at c0 = 0.9
-    the window is several hundred blocks deep."""
+    """At L = 25 and 100 no c0 of the map puts alpha = 0.1 and 0.3 in the half-gain region; at c0 = 0.9 the
+    window is several hundred blocks deep (finite depth: Vphi and phiW 477-1167, with bias 535-938)."""
     for name in FC.RANGE_READINGS:
         grid = FC.range_map(FC.NETWORKS[name])
         for c0, shares in grid.items():
             for depth, share in zip(FC.MAP_DEPTHS, shares):
                 if depth <= 100:
                     assert not share >= 0.5, (name, c0, depth)
-        inside = [d for d, v in zip(FC.MAP_DEPTHS, grid[0.9]) if v >= 0.5]
-        assert inside and 400 < min(inside) < max(inside) < 1200
+        lo, hi = FC.derived_window(FC.NETWORKS[name])
+        assert 400 < lo < hi < 1200
+        assert min(FC.derived_shares(int(lo), FC.NETWORKS[name])) >= 0.5 > min(FC.derived_shares(int(lo) - 1, FC.NETWORKS[name]))
+
+
+def test_erf_half_argument_control_is_the_erf_of_half_the_argument_exactly():
+    """The control's network (the erf network at a / sqrt 2 on x / sqrt 2, states times sqrt 2) equals
+    h + a (V erf(h / sqrt 2) + b) and h + a erf((V h + b') / sqrt 2) computed directly with the same weights."""
+    for block, inp in (("res1", True), ("res1w", False)):
+        spec = NetSpec(width=16, depth=5, block=block, beta=0.0, scale=0.7, activation="erf", sigma_w2=2.0,
+                       bias_var=0.1, input_dim=16 if inp else None, input_scale="sigma_w2" if inp else "unit",
+                       dtype="float64")
+        inner = DenseEnsemble(half_argument_spec(spec), 3, torch.Generator().manual_seed(1))
+        x = torch.randn(3, 2, 16, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+        got = HalfArgumentEnsemble(inner).trace(x)
+        w = inner.weights
+        h = x if not inp else torch.bmm(x, w["in"].transpose(1, 2))
+        for k in range(spec.depth):
+            v = w["V"][:, k]
+            if block == "res1":
+                h = h + 0.7 * (torch.bmm(torch.erf(h / math.sqrt(2)), v.transpose(1, 2)) + inner.bias[:, k, None, :])
+            else:
+                pre = torch.bmm(h, v.transpose(1, 2)) + math.sqrt(2) * inner.bias[:, k, None, :]
+                h = h + 0.7 * torch.erf(pre / math.sqrt(2))
+        torch.testing.assert_close(got[:, -1], h, rtol=1e-10, atol=1e-10)

@@ -274,3 +274,66 @@ def test_phase_diagram_figure_draws_boundary_band_points_and_prediction() -> Non
                  "explosion", "identity", "CI band"):
         assert text in svg
     assert figure_svg({"kind": "phase", "boundary": {"x": [], "y": []}}, title="t", salt="p") is None
+
+
+def test_the_report_shows_kind_digest_commit_amendments_and_the_counted_readings(results, tmp_path, monkeypatch):
+    """A claim amended after data was seen says so beside its verdict, with the amendment; the summary
+    is grouped by kind; an inconclusive headline over readings shows how many were violated."""
+    import claims.preregistration as pre
+    from claims.run import _entry
+
+    log = tmp_path / "amendments.toml"
+    log.write_text('[[amendment]]\ndate = "2026-12-03"\ncommit = "abc1234"\nclaim = "marion.iid_sqrt_l_unique"\n'
+                   'what = "tolerance 0.05 -> 0.06"\nwhy = "a stated reason"\ndata_seen = "the default run"\n'
+                   'verdict_before = "at seed 0, budget default: violated"\n'
+                   'verdict_after = "at seed 0, budget default: holds"\n')
+    monkeypatch.setattr(pre, "LOG_PATH", log)
+    declared = _entry(select(["marion.iid_sqrt_l_unique"])[0], "smoke")
+    assert declared["amended_after_measured"] and declared["amendments"][0]["what"] == "tolerance 0.05 -> 0.06"
+    data = copy.deepcopy(results)
+    first = data["claims"][0]
+    first.update({k: declared[k] for k in ("kind", "kind_why", "digest", "commit", "amendments",
+                                           "amended_after_measured")})
+    second = data["claims"][1]
+    second.update(kind="implementation check", kind_why="an identity", verdict="inconclusive",
+                  counted_readings={"violated": 5, "holds": 0, "undecided": 4})
+    page = html.unescape(write_report([data], tmp_path / "out").read_text(encoding="utf-8"))
+    assert "tolerance 0.05 -&gt; 0.06" in html.escape(page) and "a stated reason" in page
+    assert "amended after first measured" in page
+    assert declared["digest"] in page and declared["commit"][:12] in page
+    assert page.index("Paper claims") < page.index("Implementation checks")
+    assert "counted readings: 5 violated, 0 held, 4 undecided" in page
+
+
+def _summary(page: str) -> str:
+    return page.split('id="summary-h"')[1].split("</table>")[0]
+
+
+def test_an_incomplete_run_says_so_at_the_top(results: dict[str, Any], tmp_path: Path) -> None:
+    """results.json of a run that ended early: a banner above everything else, with how many claims finished."""
+    partial = {**copy.deepcopy(results), "complete": False}
+    partial["run"]["claims_planned"] = len(partial["claims"]) + 3
+    page = write_report([partial], tmp_path).read_text(encoding="utf-8")
+    banner = page.index("Incomplete run")
+    assert banner < page.index('id="summary-h"')
+    assert f"{len(partial['claims'])} of {len(partial['claims']) + 3} claims finished" in page
+    complete = write_report([results], tmp_path / "done").read_text(encoding="utf-8")
+    assert "Incomplete run" not in complete  # a file from before the marker existed counts as complete
+
+
+def test_the_summary_table_gives_the_reason_of_error_and_not_applicable(results: dict[str, Any],
+                                                                      tmp_path: Path) -> None:
+    data = copy.deepcopy(results)
+    data["claims"][0].update(verdict="error", message="plug-in 'p' failed validation: trace(x) returned NaN")
+    data["claims"][1].update(verdict="not applicable", message="plug-in 'p' declined: i.i.d. weights only")
+    summary = _summary(write_report([data], tmp_path).read_text(encoding="utf-8"))
+    assert "trace(x) returned NaN" in summary and "i.i.d. weights only" in summary
+    assert summary.count('class="reason"') == sum(c["verdict"] in ("error", "not applicable") for c in data["claims"])
+
+
+def test_a_two_ray_confidence_set_is_shown_as_two_rays(results: dict[str, Any], tmp_path: Path) -> None:
+    data = copy.deepcopy(results)
+    data["claims"][0].update(verdict="violated", estimate=3.58e14, ci=[None, None],
+                             ci_pieces=[[None, -6.0e7], [6.0e7, None]])
+    summary = _summary(write_report([data], tmp_path).read_text(encoding="utf-8"))
+    assert "(-inf, -6e+07] ∪ [6e+07, inf)" in summary

@@ -1,0 +1,130 @@
+"""What names an implementation's code (docs/cache.md): this package's by its source digest, a token,
+an installed distribution's version, and nothing else across runs."""
+import dataclasses
+import functools
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from claims import identity as identity_mod
+from claims.identity import claim_identity, plugin_identity, suite_digest
+from claims.plugins import available, resolve
+from claims.spec import all_claims
+from reference_impl import make_reference
+from reference_impl.controls import CONTROLS, SpecDefect
+
+sys.path.insert(0, str(Path(__file__).parent))  # the test plug-ins beside this file
+from cache_plugins import plugin_folder  # noqa: E402
+
+
+def test_every_shipped_implementation_and_control_is_named_by_its_value_and_the_source_digest():
+    for name in available():
+        try:
+            impl = resolve(name)[0]
+        except Exception:  # an optional third-party library that is not installed
+            continue
+        identity = plugin_identity(impl)
+        assert identity.kind == "shipped" and identity.who["impl"] == name, name
+        assert identity.code == {"suite": suite_digest()}
+
+
+def test_the_source_digest_covers_every_py_file_of_both_packages(tmp_path, monkeypatch):
+    roots = []
+    for package in identity_mod.SUITE_PACKAGES:
+        source = Path(__import__(package).__file__).parent
+        shutil.copytree(source, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        roots.append(tmp_path / package)
+    monkeypatch.setattr(identity_mod, "_suite_roots", lambda: tuple(roots))
+    digest = identity_mod.suite_digest.__wrapped__
+    before = digest()
+    for path in sorted(roots[1].rglob("*.py"))[-1:] + sorted(roots[0].rglob("catalogue/*.py"))[:1]:
+        text = path.read_text()
+        path.write_text(text + "# edited\n")
+        assert digest() != before, path
+        path.write_text(text)
+    assert digest() == before
+
+
+def test_a_control_registered_by_other_code_is_not_taken_for_this_packages(monkeypatch):
+    monkeypatch.setitem(CONTROLS, "mine", SpecDefect("mine", "user's", defect=lambda spec: spec))
+    local = plugin_identity(resolve("mine")[0])
+    assert local.kind == "run" and not local.shared
+
+
+def test_an_object_passed_directly_is_shipped_only_with_plain_data_of_a_shipped_class():
+    assert plugin_identity(make_reference()).kind == "shipped"
+    assert plugin_identity(make_reference()).digest != plugin_identity(resolve("reference-dense")[0]).digest
+    copy = dataclasses.replace(CONTROLS["scale-exponent-off"])  # not what resolve returned
+    assert plugin_identity(copy).kind == "run"  # a lambda in its data: its name cannot tell two apart
+
+
+def test_partials_ready_objects_and_factories_of_one_class_have_different_identities(tmp_path):
+    with plugin_folder(tmp_path / "plugins"):
+        values = ["cw_partial:good", "cw_partial:bad", "cw_partial:good_obj", "cw_partial:bad_obj", "cw_wrapper:good",
+                  "cw_wrapper:bad"]
+        identities = [plugin_identity(resolve(v)[0]) for v in values]
+    assert all(i.kind == "run" and not i.shared for i in identities)
+    assert len({i.digest for i in identities}) == len(values)
+
+
+def _distribution(site, version):
+    """An installed distribution ``cw_installed`` (module and dist-info) in the folder ``site``."""
+    (site / "cw_installed").mkdir(parents=True, exist_ok=True)
+    (site / "cw_installed" / "__init__.py").write_text(
+        "import functools\nfrom reference_impl.reference import ReferenceImpl\n"
+        "def factory():\n    return ReferenceImpl()\n"
+        "dense = functools.partial(ReferenceImpl, fast=False)\n")
+    info = site / "cw_installed-1.dist-info"
+    shutil.rmtree(info, ignore_errors=True)
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: cw-installed\nVersion: {version}\n")
+    (info / "top_level.txt").write_text("cw_installed\n")
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    folder = tmp_path / "site-packages"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    yield folder
+    sys.modules.pop("cw_installed", None)
+
+
+def _fresh_identity(value):
+    identity_mod._distributions_of.cache_clear()
+    sys.modules.pop("cw_installed", None)
+    return plugin_identity(resolve(value)[0])
+
+
+def test_an_installed_distribution_is_named_by_its_version_and_the_factorys_arguments(site):
+    _distribution(site, "1.0")
+    one = _fresh_identity("cw_installed:factory")
+    assert one.kind == "installed" and one.code["distributions"] == [["cw-installed", "1.0"]]
+    assert _fresh_identity("cw_installed:dense").digest != one.digest
+    _distribution(site, "1.1")
+    assert _fresh_identity("cw_installed:factory").digest != one.digest
+
+
+def test_an_editable_or_working_folder_module_is_not_named_by_a_version(tmp_path, monkeypatch):
+    _distribution(tmp_path, "1.0")  # a dist-info, but the module is not in site-packages
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert _fresh_identity("cw_installed:factory").kind == "run"
+    finally:
+        sys.modules.pop("cw_installed", None)
+
+
+def test_readings_that_share_a_measurement_share_the_claims_declaration():
+    claim = next(c for c in all_claims() if c.readings)
+    parts = {claim_identity(claim.under(r))[0] for r in claim.readings}
+    assert parts == {claim.declaration()}
+    assert all(claim_identity(claim.under(r))[2] for r in claim.readings)
+    assert claim_identity(claim.under(claim.readings[0]))[1] == identity_mod.describe(claim.under(claim.readings[0]).measure)
+    assert claim_identity(dataclasses.replace(claim, id="not.registered")) == ("", claim_identity(claim)[1], False)
+
+
+def test_describe_names_partials_with_their_arguments():
+    assert identity_mod.describe(functools.partial(make_reference)) != identity_mod.describe(make_reference)
+    assert identity_mod.describe(functools.partial(dict, a=1)) != identity_mod.describe(functools.partial(dict, a=2))
