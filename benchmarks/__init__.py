@@ -5,6 +5,8 @@ Modules:
                   fp32 GEMM rate measured in the same run, and their ratio
   bench_sampling  exact conditional-Gaussian init sampler against dense weights, same statistics
   bench_claims    every registered claim at the smoke budget: wall time, fitted estimate, CI width
+  bench_training  the training engine per route (lazy, dense, res3, contract, optimizer) on one chunk
+                  of a default-budget cell
 
 Environment variables read at import (they only select or size work, never change a result):
   RESNET_CLAIMS_BENCH_SUBSET=quick   smallest parameter of every grid (what .ci/asv-quick runs)

@@ -24,7 +24,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import torch
 
-from reference_impl.plugin_training import trains_through_contract
+from reference_impl.training import trains_through_contract
 from reference_impl.protocol import Capability, NetSpec, SpecError
 
 PROBE_NETWORKS = 2  # S of the probe ensembles

@@ -7,8 +7,8 @@ input layer. :class:`ModuleImpl` builds S copies, stacks their parameters with
 ``torch.func.functional_call`` over the S networks (a Python loop over layers, none over networks):
 h_0..h_L (FORWARD_TRACE), dLoss/dh_k through autograd (GRAD_TRACE), the weights stacked in the
 contract's layout (WEIGHTS) and each block functionally in its weights (TRAIN_STEP: the suite trains
-the network through reference_impl.plugin_training). Given an optimizer, the suite can also train
-the blocks' own parameters with it (reference_impl.optim_training).
+the network through reference_impl.training.train_network). Given an optimizer, the suite can also train
+the blocks' own parameters with it (reference_impl.training.train_optimizer).
 """
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def block_states(blocks: nn.Module, params: Mapping[str, torch.Tensor], buffers:
 
 def networks_states(nets: list[nn.Module], h: torch.Tensor) -> list[torch.Tensor]:
     """block_states of S networks' own blocks (each an nn.ModuleList), their parameters stacked
-    differentiably: gradients reach every network's own parameters (reference_impl.optim_training)."""
+    differentiably: gradients reach every network's own parameters (reference_impl.training.train_optimizer)."""
     params = [dict(net.named_parameters()) for net in nets]
     buffers = [dict(net.named_buffers()) for net in nets]
     return block_states(nets[0], {k: torch.stack([p[k] for p in params]) for k in params[0]},
@@ -127,7 +127,7 @@ class ModuleImpl:
     weight (a normalised residual, a rescaled backward): the suite's constructions built from that
     formula (Capability.WEIGHTS, the training contract) are then not offered. ``optimizer(params, lr)``
     returns a torch.optim.Optimizer (torch's own or a library's) that trains the blocks' parameters
-    (reference_impl.optim_training; lr = TrainConfig.lr * L^-lr_depth_exponent).
+    (reference_impl.training.train_optimizer; lr = TrainConfig.lr * L^-lr_depth_exponent).
 
     ``draw(spec, S, generator)``, when given, returns the random parameters of S networks at once
     (parameter name in the network -> (S, ...)), drawn as S factory calls would draw them (e.g.
@@ -189,7 +189,7 @@ class ModuleImpl:
     def trainable_blocks(self, spec: NetSpec, weights: Mapping[str, torch.Tensor]) -> list[nn.Module]:
         """The blocks of S networks built by the factory (seed TEMPLATE_SEED) holding the given weights (S, L, ...)
         under the contract's names: per-network parameters with what a library attaches to them
-        (reference_impl.optim_training; a copy would lose it). The modules are built once per (spec, S) and
+        (reference_impl.training.train_optimizer; a copy would lose it). The modules are built once per (spec, S) and
         reset on every call: each call invalidates the blocks an earlier call returned."""
         s = next(iter(weights.values())).shape[0]
         if (spec, s) not in self._trainable:

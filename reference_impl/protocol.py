@@ -10,12 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields, replace
 from enum import Flag, auto
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
 import torch
-
-if TYPE_CHECKING:
-    from .training import Run, RunResult, TrainConfig
 
 ACTIVATIONS = ("relu", "tanh", "erf", "gelu")
 INITS = ("gaussian", "uniform", "fbm", "rbf")
@@ -169,7 +166,7 @@ class Ensemble(Protocol):
 class Trainer(Protocol):
     """Training (Capability.TRAIN_STEP): the plug-in's network, the suite's training.
 
-    The contract (reference_impl.plugin_training): with Capability.WEIGHTS, ``block(spec, k, weights,
+    The contract (reference_impl.training.train_network): with Capability.WEIGHTS, ``block(spec, k, weights,
     h)`` applies block k (0-based) of a network of ``spec`` to h (S, B, n) with the given weights,
     named and shaped as the layer-k slices of ``layer_weights()`` ("V" (S, n, n), "W" for res3):
     differentiable, batched over S, every other parameter of the block at its built value. The suite
@@ -182,13 +179,14 @@ class Trainer(Protocol):
     def block(self, spec: NetSpec, k: int, weights: Mapping[str, torch.Tensor], h: torch.Tensor) -> torch.Tensor:
         """h_{k+1} (S, B, n) from h_k (S, B, n) with block k's weights."""
 
-    def train_runs(self, spec: NetSpec, cfg: "TrainConfig", n_networks: int, generator: torch.Generator,
-                   runs: "Sequence[Run]", **options: Any) -> "dict[str, RunResult]":
-        """Train S networks drawn from ``generator`` with SGD under ``cfg`` (reference_impl.training:
-        the task, the depth-muP learning rate, frozen input and readout layers); every run starts from
-        the same initial weights and records what reference_impl.training.RunResult holds. The
-        reference's ``train`` is the specification; ``options`` (path, fine_depth, chunk, threads)
-        may be ignored."""
+    def train_runs(self, spec: NetSpec, cfg: Any, n_networks: int, generator: torch.Generator,
+                   runs: Sequence[Any], **options: Any) -> dict[str, Any]:
+        """Train S networks drawn from ``generator`` with SGD under ``cfg`` (reference_impl.training's
+        TrainConfig: the task, the depth-muP learning rate, frozen input and readout layers); every
+        run (a training.Run) starts from the same initial weights; returns a training.RunResult per
+        run name. The reference's ``training.train`` is the specification; ``options`` (path,
+        fine_depth, chunk, threads) may be ignored. (Annotated Any: the protocol does not import the
+        training engine, which imports it.)"""
 
 
 @runtime_checkable

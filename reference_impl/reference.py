@@ -10,6 +10,7 @@ from .blocks import residual_states
 from .ensemble import DenseEnsemble
 from .protocol import Capability, Ensemble, NetSpec
 from .sampling import ConditionalEnsemble
+from .training import train, train_network
 
 
 class ReferenceImpl:
@@ -43,11 +44,7 @@ class ReferenceImpl:
         """Depth-muP SGD runs from shared initial weights: the exact lazy sampler of
         reference_impl.training (fast), or the dense reference through the training contract."""
         if not self.fast:
-            from .plugin_training import train_network
-
             return train_network(self, spec, cfg, n_networks, generator, runs, **options)
-        from .training import train
-
         return train(spec, cfg, n_networks, generator, runs, **options)
 
 

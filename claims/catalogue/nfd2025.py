@@ -35,10 +35,9 @@ from scipy import stats as sps
 from scipy.optimize import least_squares
 
 from reference_impl.controls import Control
-from reference_impl.plugin_training import train_with
 from reference_impl.protocol import Capability
 from reference_impl.reference import ReferenceImpl
-from reference_impl.training import Run, TrainConfig
+from reference_impl.training import Run, TrainConfig, train_with
 
 from ..checked import CheckedImpl
 from ..spec import CellContext, Claim, Estimate, Reading, Source, Sweep, Table, register

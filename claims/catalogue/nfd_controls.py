@@ -57,12 +57,10 @@ from typing import Any, Callable
 import torch
 
 from reference_impl.controls import CONTROLS, Control, SpecDefect
-from reference_impl.optim_training import train_optimizer
-from reference_impl.plugin_training import train_network, trains_through_contract
 from reference_impl.protocol import Capability, Ensemble, NetSpec
 from reference_impl.reference import ReferenceImpl
 from reference_impl.stacked import StackedEnsemble
-from reference_impl.training import Run, train
+from reference_impl.training import Run, train, train_network, train_optimizer, trains_through_contract
 
 
 @dataclass(frozen=True)

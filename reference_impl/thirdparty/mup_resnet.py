@@ -6,7 +6,7 @@ beta = 1/2), a ``MuReadout`` output layer, and ``set_base_shapes`` against a bas
 (width BASE_WIDTH and twice that). The suite measures the hidden blocks: trace and gradients are
 those of h_0..h_L; the training claims train the blocks with the suite's depth-muP SGD and its own
 muP readout, so MuReadout enters no verdict. ``mup-resnet-musgd`` trains plain runs with mup.MuSGD
-instead (reference_impl.optim_training; mup's SGD rule for square hidden matrices is the unscaled
+instead (reference_impl.training.train_optimizer; mup's SGD rule for square hidden matrices is the unscaled
 rate, the rule the suite uses, and mup has no depth rule). Weights are drawn from the generator with
 the NetSpec's law for every weight family (Gaussian, uniform, and the correlated fBm / RBF weights
 of the Marion claims: mup's own initialisers draw from the global RNG and are replaced anyway);
@@ -96,7 +96,7 @@ def musgd(params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
 
 def make_mup_resnet_musgd() -> ModuleImpl:
     """Entry point ``mup-resnet-musgd``: the same network; plain training runs use mup.MuSGD
-    (reference_impl.optim_training), runs that need the suite's constructions use the contract."""
+    (reference_impl.training.train_optimizer), runs that need the suite's constructions use the contract."""
     import mup
 
     return ModuleImpl("mup-resnet-musgd", one_network, blocks="blocks", version=getattr(mup, "__version__", "1.0.0"),

@@ -24,7 +24,7 @@ Mapping onto NetSpec (res1, pre-activation, no bias, no input layer):
 Because the blocks are not NetSpec's formula, the adapter does not offer Capability.WEIGHTS nor the
 suite's training contract (the decoupled backward and records built from that formula): claims that
 need them are `not applicable`. The training claims that need none of them train the blocks with the
-library's ``unit_scaling.optim.SGD`` (reference_impl.optim_training), whose rule multiplies the rate
+library's ``unit_scaling.optim.SGD`` (reference_impl.training.train_optimizer), whose rule multiplies the rate
 by L^-1/2 (``lr_scale_for_depth``, from the DepthModuleList) and the weights' by fan_in^-1/2.
 
 Gradients: ``scale_bwd`` rescales backward signals. For the hidden states the scalings cancel within

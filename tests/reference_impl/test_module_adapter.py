@@ -12,10 +12,9 @@ from claims.validate import validate
 from reference_impl.module_adapter import ModuleImpl
 from reference_impl.naive import NaiveResNet
 from reference_impl.netspec_modules import stacked_block_weights
-from reference_impl.plugin_training import CONTRACT_NETWORK, train_network
 from reference_impl.protocol import Capability, NetSpec
 from reference_impl.reference import make_reference_dense
-from reference_impl.training import Run, TrainConfig
+from reference_impl.training import CONTRACT_NETWORK, Run, TrainConfig, train_network
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 

@@ -3,8 +3,8 @@ plug-in trained through the contract, and lists both wrong parametrizations as c
 test_controls.py)."""
 from claims.run import run_claim
 from claims.spec import select
-from reference_impl.plugin_training import CONTRACT_NETWORK
 from reference_impl.reference import make_reference, make_reference_dense
+from reference_impl.training import CONTRACT_NETWORK
 
 CLAIM = "nfd.feature_learning_depth_uniform"
 

@@ -53,8 +53,7 @@ def test_declines_what_the_library_cannot_express_and_offers_no_netspec_construc
 def test_the_librarys_sgd_carries_its_depth_rule_into_training() -> None:
     """unit_scaling.optim.SGD divides the rate by sqrt(L) (DepthModuleList): the last block's feature update
     is about the same at depths 4 and 16; torch's SGD on the library's gradients grows it about as sqrt(L)."""
-    from reference_impl.plugin_training import train_with
-    from reference_impl.training import Run, TrainConfig
+    from reference_impl.training import Run, TrainConfig, train_with
 
     spec = NetSpec(width=16, depth=16, activation="tanh", parametrization="depth_mup")
     runs, cfg = [Run("d4", 4, record_features=True), Run("d16", 16, record_features=True)], TrainConfig(steps=2, n_test=0)
