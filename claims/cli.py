@@ -19,7 +19,8 @@ from .plugins import PluginError, available, resolve
 from .preregistration import current_digests, render_pinned
 from .preregistration import describe as describe_declaration
 from .report import write_report
-from .spec import BUDGETS, Claim, ClaimError, all_claims, select
+from .spec import BUDGETS, Claim, ClaimError
+from .registry import all_claims, select
 from .run import Execution
 from .verify import exit_status, exit_status_help, summary_line, verify, write_results
 

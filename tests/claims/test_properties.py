@@ -1,7 +1,7 @@
 """Property claims say how many configurations were tried, apart from hypothesis's replays."""
 from claims.plugins import resolve
 from claims.run import run_claim
-from claims.spec import select
+from claims.registry import select
 
 
 def test_a_violated_example_replayed_by_hypothesis_is_counted_once():

@@ -10,7 +10,8 @@ import torch
 from claims.catalogue import fischer2023 as FC
 from claims.catalogue.fischer_controls import FISCHER_CONTROLS, HalfArgumentEnsemble, half_argument_spec
 from claims.run import measure_cell, run_claim
-from claims.spec import Table, select
+from claims.spec import Table
+from claims.registry import select
 from claims.sweep import cells
 from reference_impl import make_reference
 from reference_impl.controls import CONTROLS
