@@ -11,11 +11,18 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from .aggregate import property_verdict
 from .spec import Claim
 from .stats import bonferroni_level
+
+# The examples are drawn from this seed, not from this module's source text: hypothesis's derandomize
+# seeds its draws from the test function's source, which any edit here would change. The value is the
+# seed derandomize gave before it was made explicit, so the examples are those every property claim
+# has been measured with (tests/claims/test_properties.py pins them).
+EXAMPLES_SEED = int("6924f126d6a59050073f8447adef44b733b170a9445381ed018355ac1e23ba23"
+                    "2fbf9b6503885624da17702d10b3fac8", 16)
 
 
 class _Violated(AssertionError):
@@ -36,6 +43,7 @@ def property_entry(claim: Claim, budget: str, test: Callable[[dict[str, Any], fl
     @settings(max_examples=n_examples, derandomize=True, database=None, deadline=None, phases=phases,
               suppress_health_check=list(HealthCheck))
     @given(claim.config_space())
+    @seed(EXAMPLES_SEED)
     def example(config: dict[str, Any]) -> None:
         key = json.dumps(config, sort_keys=True)
         if key in tried:  # hypothesis replays a failing example: the same cells, the same verdict
