@@ -4,7 +4,7 @@ every claim's default-budget seconds (``ClaimDefault``) and one default sweep's 
 The ``track_`` benchmarks follow scipy's ``optimize_linprog`` pattern (time the solve, track its
 accuracy): a nightly asv run records each claim's fitted estimate and its CI width at a fixed seed,
 so a commit that moves the science shows up as a step in the estimate's graph, and a commit that
-makes a claim noisier as a step in its CI width. Claims come from ``claims.spec.all_claims()``:
+makes a claim noisier as a step in its CI width. Claims come from ``claims.registry.all_claims()``:
 a newly registered claim gets its benchmarks with no edit here. A claim with readings is tracked
 once per reading, under the key ``CLAIM_ID@READING``, and once as a whole (its headline).
 
@@ -20,7 +20,7 @@ import time
 
 from claims.plugins import available, resolve
 from claims.run import run_claim
-from claims.spec import all_claims, select
+from claims.registry import all_claims, select
 
 from . import QUICK
 

@@ -164,7 +164,7 @@ def audit(cache: CellCache, fraction: float, seed: int | None = None, impls: Seq
     """Recompute a random ``fraction`` of the cache's entries (at least one when there are any),
     sampled with ``seed`` (default: from the clock). ``impls``: --impl values of plug-ins whose cells
     should be checked too. The report lists every sampled entry that differs or was not checked."""
-    from .spec import all_claims
+    from .registry import all_claims
 
     seed = clock_seed() if seed is None else seed
     entries = list(cache.entries())  # in key order: the sample depends on the seed and the keys only

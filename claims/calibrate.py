@@ -51,7 +51,8 @@ from .identity import LOCAL_PLUGIN, Identity, plugin_identity
 from .plugins import PluginError, resolve
 from .run import Execution, run_claim
 from .reliability_table import render_markdown
-from .spec import VERDICTS, Claim, all_claims
+from .spec import VERDICTS, Claim
+from .registry import all_claims
 
 SCHEMA = "resnet-claims-calibration/1"
 TARGETS = {"false_violation_max": 0.01, "inconclusive_max": 0.05, "power_min": 0.95}

@@ -19,7 +19,8 @@ from .plugins import PluginError, available, resolve
 from .preregistration import current_digests, render_pinned
 from .preregistration import describe as describe_declaration
 from .report import write_report
-from .spec import BUDGETS, Claim, ClaimError, all_claims, select
+from .spec import BUDGETS, Claim, ClaimError
+from .registry import all_claims, select
 from .run import Execution
 from .verify import exit_status, exit_status_help, summary_line, verify, write_results
 
@@ -82,6 +83,17 @@ _seconds = _bounded(math.inf, "a positive number of seconds")
 _fraction = _bounded(1.0, "a fraction F with 0 < F <= 1")
 
 
+def _run_options(parser: argparse.ArgumentParser, where: str) -> None:
+    """The options verify and calibrate share: which claims, at which budget, on which device and dtype,
+    and where their cells run (``where``: the executor's help)."""
+    parser.add_argument("--claims", nargs="+", metavar="ID", help="claim ids or globs (default: all)")
+    parser.add_argument("--budget", default="default", help=f"one of {', '.join(BUDGETS)} (default: default)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--dtype", default="float32", help="float32 or float64 (default float32)")
+    parser.add_argument("--executor", default="inline",
+                        help=f"{where}: inline (default), processes:N, or dask://HOST:PORT")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="resnet-claims", description="Verify theoretical claims about deep ResNets.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -97,11 +109,8 @@ def _parser() -> argparse.ArgumentParser:
                          "claims/catalogue/declarations.txt")
     v = sub.add_parser("verify", help="run claims against an implementation and write results.json",
                        epilog=EXAMPLES_VERIFY, formatter_class=argparse.RawDescriptionHelpFormatter)
-    v.add_argument("--claims", nargs="+", metavar="ID", help="claim ids or globs (default: all)")
-    v.add_argument("--budget", default="default", help=f"one of {', '.join(BUDGETS)} (default: default)")
+    _run_options(v, "where cells run")
     v.add_argument("--seed", type=_seed, default=0, help="master seed, a non-negative integer (default 0)")
-    v.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    v.add_argument("--dtype", default="float32", help="float32 or float64 (default float32)")
     v.add_argument("--impl", default=None, help="implementation: a registered name or module:factory "
                    "(default: $RESNET_CLAIMS_IMPL, else reference)")
     v.add_argument("--config", default=None, help="JSON object of parameters overriding the claim's fixed ones")
@@ -111,8 +120,6 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--no-cache", action="store_true", help="neither read nor write the cell cache")
     v.add_argument("--with-controls", action="store_true",
                    help="also run each claim on the negative controls it lists (shown in the report)")
-    v.add_argument("--executor", default="inline",
-                   help="where cells run: inline (default), processes:N, or dask://HOST:PORT")
     v.add_argument("--cell-timeout", type=_seconds, default=None, metavar="SECONDS",
                    help="a cell (or the plug-in checks before a claim's cells) running longer makes its claim an "
                         "error; the other claims still run. Cells and checks then run in worker processes, killed "
@@ -135,18 +142,13 @@ def _parser() -> argparse.ArgumentParser:
                         "this package's implementations and controls are always checked")
     c = sub.add_parser("calibrate", help="measure the suite's false-alarm rate and power (reliability table)",
                        epilog=EXAMPLES_CALIBRATE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _run_options(c, "where each run's cells go")
     c.add_argument("--seeds", type=int, default=20, metavar="K", help="number of master seeds (default 20)")
     c.add_argument("--first-seed", type=_seed, default=0, help="seeds are FIRST..FIRST+K-1 (default 0)")
-    c.add_argument("--budget", default="default", help=f"one of {', '.join(BUDGETS)} (default: default)")
-    c.add_argument("--claims", nargs="+", metavar="ID", help="claim ids or globs (default: all)")
     c.add_argument("--impl", default="reference", help="implementation calibrated as the reference "
                    "(default: reference; controls are always the reference with one defect)")
-    c.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    c.add_argument("--dtype", default="float32", help="float32 or float64 (default float32)")
     c.add_argument("--out", default="reports/calibration",
                    help="folder for calibration.json and calibration.md (default reports/calibration/)")
-    c.add_argument("--executor", default="inline",
-                   help="where each run's cells go: inline (default), processes:N, or dask://HOST:PORT")
     c.add_argument("--controls", nargs="*", metavar="NAME", default=None,
                    help="only these of the listed controls (none after the flag: the reference alone)")
     c.add_argument("--expected", default=None, metavar="PATH",

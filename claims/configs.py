@@ -58,7 +58,7 @@ def _one_of(*allowed: str) -> tuple[str, Callable[[Any], bool]]:
 
 
 def _fischer_c0(v: Any) -> bool:
-    from .catalogue.fischer2023 import DC  # the secant c0 +- DC must stay a correlation
+    from .catalogue.fischer2023.networks import DC  # the secant c0 +- DC must stay a correlation
 
     return abs(v) + DC <= 1
 
@@ -84,7 +84,7 @@ FIELD_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "decoupled": ("true or false", lambda v: isinstance(v, bool)),
     "input_layer": ("true or false", lambda v: isinstance(v, bool)),
     "q0": _number("a finite positive input variance", lambda v: v > 0),
-    "c0": _number("an input correlation c0 with |c0| + DC <= 1 (its secant is c0 +- DC, claims/catalogue/fischer2023.py)",
+    "c0": _number("an input correlation c0 with |c0| + DC <= 1 (its secant is c0 +- DC, claims/catalogue/fischer2023/networks.py)",
                   _fischer_c0),
     "grid": ("an odd integer >= 7 (the vertex fit uses 3 lattice points each side)",
              lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 7 and v % 2 == 1),

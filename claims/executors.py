@@ -41,7 +41,7 @@ class WorkerDied(RuntimeError):
     """The worker process running a task ended before returning its result."""
 
 
-PRELOAD = ["claims.run", "claims.catalogue"]  # what the forkserver imports once for every worker
+PRELOAD = ["claims.run", "claims.registry"]  # what the forkserver imports once for every worker
 _POLL_S = 1.0  # longest wait between checks of the workers when no task has a limit
 KILL_GRACE_S = 2.0  # a task's worker is killed this long after its limit: a cell's own timer goes first
 

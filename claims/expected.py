@@ -16,7 +16,8 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Iterable
 
-from .spec import BUDGETS, VERDICTS, all_claims
+from .spec import BUDGETS, VERDICTS
+from .registry import all_claims
 
 DEFAULT_PATH = Path("tests/claims-expected.txt")
 Expected = dict[tuple[str, str, str], tuple[str, str]]

@@ -280,7 +280,7 @@ def claim_identity(claim: Any) -> tuple[str, Any, bool]:
     """(the declaration digest of the catalogue claim with this id, else ""; its measurement's name;
     whether both are this package's: a catalogue claim measured by this package's code). A
     reading's cells carry its claim's declaration, so readings that share a measurement share cells."""
-    from .spec import all_claims
+    from .registry import all_claims
 
     registered = next((c for c in all_claims() if c.id == claim.id), None)
     if registered is None:

@@ -25,7 +25,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .spec import all_claims
+from .registry import all_claims
 
 CATALOGUE = Path(__file__).parent / "catalogue"
 PINNED_PATH = CATALOGUE / "declarations.txt"

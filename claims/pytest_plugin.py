@@ -139,7 +139,8 @@ def _check_options(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--claims-device {device!r} is not allowed; choose one of: cpu, cuda, cuda:N")
     patterns = config.getoption("--claims-select")
     if patterns:
-        from .spec import ClaimError, select
+        from .spec import ClaimError
+        from .registry import select
 
         try:
             select(patterns)
@@ -158,7 +159,7 @@ def _wanted(config: pytest.Config) -> bool:
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     if not _wanted(config):
         return
-    from .spec import select
+    from .registry import select
 
     for claim in select(config.getoption("--claims-select")):
         items.append(ClaimItem.from_parent(session, name=claim.id, claim=claim))

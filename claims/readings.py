@@ -1,13 +1,14 @@
-"""Claims with readings: run the claim once per declared reading, then one headline verdict.
+"""Claims with readings: one headline entry from the readings' entries, and what a reading configures.
 
-Each reading is a plain claim (``Claim.under``) run through the same path as any other claim
-(capability check, validation, property examples, cells, cache, executors); the headline comes
-from ``aggregate.readings_verdict``. The entry shows the numbers of the first counted reading and
-lists every reading with its own verdict, estimate, confidence set, figure and cells.
+Each reading is a plain claim (``Claim.under``) that claims.run runs through the same path as any
+other claim (capability check, validation, property examples, cells, cache, executors); here its
+entries become the claim's one entry, the headline from ``aggregate.readings_verdict``. The entry
+shows the numbers of the first counted reading and lists every reading with its own verdict,
+estimate, confidence set, figure and cells. The declaration-time checks of readings (which negative
+control a reading configures) live here too.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, fields
 from typing import Any, Mapping
 
@@ -15,6 +16,7 @@ from reference_impl.controls import SpecDefect
 from reference_impl.training import TrainConfig
 
 from .aggregate import counted_verdicts, readings_verdict
+from .entries import declared_entry
 from .preregistration import data_was_seen
 from .spec import Claim, Reading
 from .validate import probe_spec
@@ -23,41 +25,41 @@ from .validate import probe_spec
 _SHARED = ("id", "statement", "source", "paper_numbers", "controls", "honours")
 
 
-def run_readings(claim: Claim, impl: Any, budget: str, seed: int, device: str, dtype: str,
-                 config: Mapping[str, Any] | None, execution: Any) -> dict[str, Any]:
-    """Every reading of ``claim`` tested, and the claim's results entry with the headline verdict."""
-    from .run import Execution, _entry, run_claim
-
-    start = time.perf_counter()
-    execution = execution or Execution()  # one for all readings: a cell they share is measured once
-    subs = []
-    for reading in claim.readings:
-        sub = run_claim(claim.under(reading), impl, budget, seed, device, dtype, config, execution)
-        sub = {k: v for k, v in sub.items() if k not in _SHARED}
-        own = [a for a in sub.get("amendments") or [] if a.get("reading") == reading.name]
-        sub.update(reading=reading.name, support=reading.support, degenerate=reading.degenerate,
-                   reading_params=dict(reading.params), derived=reading.derived,
-                   digest=claim.reading_declaration(reading), amendments=own,
-                   amended_after_measured=any(data_was_seen(a) for a in own))
-        subs.append(sub)
+def readings_entry(claim: Claim, budget: str, config: Mapping[str, Any] | None, subs: list[dict[str, Any]],
+                   seconds: float) -> dict[str, Any]:
+    """The results entry of ``claim`` from the entries of its readings (``subs``, in declaration order,
+    each run as ``claim.under(reading)``): every reading with its own verdict, digest and amendments,
+    the headline verdict over the counted ones, and the numbers of the first counted reading."""
+    subs = [_reading_sub(claim, reading, sub) for reading, sub in zip(claim.readings, subs)]
     counted = [not r.degenerate for r in claim.readings]
     verdict = readings_verdict([s["verdict"] for s in subs], [not c for c in counted])
     tally = counted_verdicts([s["verdict"] for s, c in zip(subs, counted) if c])
     shown = next((s for s, c in zip(subs, counted) if c and s["verdict"] != "not applicable"),
                  next(s for s, c in zip(subs, counted) if c))
-    entry = _entry(claim, budget)
+    entry = declared_entry(claim, budget)
     entry.update({k: shown.get(k) for k in ("estimate", "ci", "ci_pieces", "ci_level", "fit_table", "figure", "notes",
                                              "prediction", "tolerance", "prediction_origin", "tolerance_why",
                                              "estimand", "quantity", "sweep")})
     entry.update(verdict=verdict, config=dict(config or {}), readings=subs, shown_reading=shown["reading"],
                  counted_readings=tally,
                  cells=[], cells_from_cache=sum(s.get("cells_from_cache") or 0 for s in subs),
-                 seconds=time.perf_counter() - start)
+                 seconds=seconds)
     entry["message"] = f"{len(subs)} reading(s): {verdict}; " + "; ".join(_line(s) for s in subs)
     if verdict in ("error", "not applicable"):  # say why, in the first reading's own words
         why = next(s for s in subs if s["verdict"] == verdict)
         entry["message"] += f"; {why['reading']}: {why['message']}"
     return entry
+
+
+def _reading_sub(claim: Claim, reading: Reading, sub: Mapping[str, Any]) -> dict[str, Any]:
+    """A reading's own entry without the fields it shares with its claim, with what names the reading."""
+    sub = {k: v for k, v in sub.items() if k not in _SHARED}
+    own = [a for a in sub.get("amendments") or [] if a.get("reading") == reading.name]
+    sub.update(reading=reading.name, support=reading.support, degenerate=reading.degenerate,
+               reading_params=dict(reading.params), derived=reading.derived,
+               digest=claim.reading_declaration(reading), amendments=own,
+               amended_after_measured=any(data_was_seen(a) for a in own))
+    return sub
 
 
 def _line(sub: Mapping[str, Any]) -> str:
@@ -124,7 +126,7 @@ def configured_defects(claim: Claim, reading: Reading, controls: Mapping[str, An
 
 def declared_readings() -> dict[str, list[dict[str, Any]]]:
     """Every claim's declared readings as plain data, by claim id (pinned by a test)."""
-    from .spec import all_claims
+    from .registry import all_claims
 
     return {c.id: [r.to_dict() for r in c.readings] for c in all_claims() if c.readings}
 

@@ -1,4 +1,11 @@
-"""Running claims: cells -> measurements -> estimate -> verdict -> one results entry per claim."""
+"""Running claims: a claim expanded into its runs, cells -> measurements -> estimate -> verdict.
+
+This is the one place that expands a claim: into its readings (each a plain claim, ``Claim.under``),
+a property claim into its drawn configurations, and each test into its cells (claims.sweep), run
+here, through the cache and an executor. The entries of readings and property examples are combined
+into the claim's one results entry by claims.readings and claims.properties, which never run
+anything themselves.
+"""
 from __future__ import annotations
 
 import copy
@@ -16,15 +23,16 @@ from typing import Any, Callable, Iterator, Mapping
 
 
 from .cache import cell_key
-from .identity import LOCAL_MEASURE, Identity, claim_identity, plugin_identity, suite_digest
 from .checked import CheckedImpl, Declined
-from .validate import impl_name
-from .configs import check_config, honoured_fields
+from .configs import check_config
+from .entries import declared_entry, fill_verdict, jsonable
 from .executors import TaskTimeout, WorkerDied, WorkerPool
-from .preregistration import amendments_for, data_was_seen, package_commit
-from .spec import CellContext, Claim, Estimate, Table
-from .stats import equivalence_verdict, hull
+from .identity import LOCAL_MEASURE, Identity, claim_identity, plugin_identity, suite_digest
+from .properties import property_entry
+from .readings import readings_entry
+from .spec import CellContext, Claim, Table
 from .sweep import Cell, cells
+from .validate import Problem, check_plugin, impl_name
 
 Progress = Callable[[str, int, int], None]
 
@@ -39,10 +47,6 @@ class CellError(RuntimeError):
 
 class CellTimeout(CellError):
     """A cell ran past --cell-timeout."""
-
-
-def _finite(x: float) -> float | None:
-    return float(x) if x is not None and math.isfinite(x) else None
 
 
 def describe_cell(cell: Cell) -> str:
@@ -138,56 +142,6 @@ def measure_cell(claim: Claim, impl: Any, device: str, dtype: str, networks: int
         raise CellError(f"plug-in {impl_name(impl)!r}, {describe_cell(cell)}: {type(exc).__name__}: {exc}") from exc
 
 
-def _entry(claim: Claim, budget: str) -> dict[str, Any]:
-    """A results entry's declared part: what was claimed, how it is measured, its kind, its declaration
-    digest with the package's git commit, and the amendments the log records for it."""
-    amendments = amendments_for(claim.id)
-    return {
-        "id": claim.id,
-        "kind": claim.kind,
-        "kind_why": claim.kind_why,
-        "digest": claim.declaration(),
-        "commit": package_commit(),
-        "amendments": amendments,
-        "amended_after_measured": any(data_was_seen(a) for a in amendments),
-        "positive_controls": list(claim.positive_controls),
-        "statement": claim.statement,
-        "quantity": claim.quantity,
-        "estimand": claim.estimand,
-        "source": {"paper": claim.source.paper, "arxiv": claim.source.arxiv, "where": claim.source.where},
-        "prediction": claim.prediction,
-        "tolerance": claim.tolerance,
-        "prediction_origin": claim.prediction_origin,
-        "tolerance_why": claim.tolerance_why,
-        "ci_level": claim.level,
-        "sweep": claim.sweep(budget).to_dict(),
-        "paper_numbers": [dict(p) for p in claim.paper_numbers],
-        "controls": [],
-        "config": {},
-        "honours": list(honoured_fields(claim, budget)),
-    }
-
-
-def _fill(entry: dict[str, Any], claim: Claim, est: Estimate, level: float) -> None:
-    verdict = equivalence_verdict(est.ci, claim.prediction, claim.tolerance)
-    lo, hi = hull(est.ci)
-    entry.update(
-        verdict=verdict,
-        estimate=_finite(est.value),
-        ci=[_finite(lo), _finite(hi)],
-        ci_pieces=[[_finite(a), _finite(b)] for a, b in est.ci],
-        ci_level=level,
-        fit_table=est.fit_table,
-        figure=est.figure,
-        notes=est.notes,
-    )
-    ci_text = " u ".join(f"[{a:.4g}, {b:.4g}]" for a, b in est.ci) or "empty"
-    entry["message"] = (
-        f"{claim.estimand} = {est.value:.4g}, {100 * level:.4g}% CI {ci_text}; "
-        f"predicted {claim.prediction:g} +- {claim.tolerance:g} ({claim.prediction_origin}): {verdict}"
-    )
-
-
 @dataclass
 class Execution:
     """How cells run: where (executor: None = in-process), what is kept (cache), who is told (progress),
@@ -227,7 +181,7 @@ def _recipe(claim: Claim, identity: Identity, device: str, dtype: str, networks:
     catalogue's claim and the implementations it can name, and recomputes the cell only on a match.
     ``impl`` and ``suite`` are for its messages; nothing in a recipe is imported or called."""
     return {"claim": claim.id, "impl": identity.label(), "suite": suite_digest(), "device": device, "dtype": dtype,
-            "networks": networks, "index": cell.index, "params": _jsonable(cell.params), "replicate": cell.replicate,
+            "networks": networks, "index": cell.index, "params": jsonable(cell.params), "replicate": cell.replicate,
             "seed": cell.seed}
 
 
@@ -267,7 +221,7 @@ def run_once(
     """One statistical test of a claim at one configuration; never raises for a failing cell."""
     level = claim.level if level is None else level
     ex = execution or Execution()
-    entry = _entry(claim, budget)
+    entry = declared_entry(claim, budget)
     entry["config"] = dict(config or {})
     start = time.perf_counter()
     sweep = claim.sweep(budget)
@@ -279,11 +233,11 @@ def run_once(
         for i, (cell, cell_rows, hit) in enumerate(_compute(claim, impl, device, dtype, sweep.networks, todo, ex)):
             rows += cell_rows
             entry["cells_from_cache"] += hit
-            entry["cells"].append({"params": _jsonable(cell.params), "replicate": cell.replicate, "seed": cell.seed,
+            entry["cells"].append({"params": jsonable(cell.params), "replicate": cell.replicate, "seed": cell.seed,
                                    "values": [_values(r, cell) for r in cell_rows]})
             if ex.progress:
                 ex.progress(claim.id, i + 1, len(todo))
-        _fill(entry, claim, claim.estimate(Table(rows), level), level)
+        fill_verdict(entry, claim, claim.estimate(Table(rows), level), level)
         trained = sorted({r["trained_with"] for r in rows if "trained_with" in r})  # training claims: which network
         if trained:
             entry["trained_with"] = "; ".join(trained)
@@ -313,16 +267,10 @@ def _values(row: Mapping[str, Any], cell: Cell) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in fixed and k not in ("cell", "replicate")}
 
 
-def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
-
-
 def _plugin_problem(claim: Claim, impl: Any, budget: str, device: str, dtype: str,
                     config: Mapping[str, Any] | None, execution: Execution | None) -> Any:
     """validate.check_plugin, in a worker of the run's WorkerPool when it has one: a plug-in whose
     build hangs, or that ends the process, on the probe network is then that claim's error."""
-    from .validate import Problem, check_plugin
-
     pool = execution.executor if execution is not None and isinstance(execution.executor, WorkerPool) else None
     if pool is None:
         return check_plugin(claim, impl, budget, device, dtype, config)
@@ -347,25 +295,32 @@ def run_claim(
     A ``config`` field the claim does not honour, or a value it cannot take, raises ClaimError (bad usage)."""
     check_config(claim, config, budget, dtype)
     if claim.readings:
-        from .readings import run_readings
-
-        return run_readings(claim, impl, budget, seed, device, dtype, config, execution)
+        return _run_readings(claim, impl, budget, seed, device, dtype, config, execution)
     missing = claim.requires & ~impl.capabilities
     if missing:
-        entry = _entry(claim, budget)
+        entry = declared_entry(claim, budget)
         entry.update(verdict="not applicable", estimate=None, ci=[None, None], seconds=0.0,
                      message=f"plug-in {impl_name(impl)!r} lacks capability {missing}, which this claim requires")
         return entry
     start = time.perf_counter()
     problem = _plugin_problem(claim, impl, budget, device, dtype, config, execution)
     if problem is not None:  # broke the contract on a probe network (error), or declined the spec (not applicable)
-        entry = _entry(claim, budget)
+        entry = declared_entry(claim, budget)
         entry["config"] = dict(config or {})
         entry.update(verdict=problem.verdict, estimate=None, ci=[None, None], message=problem.message,
                      seconds=time.perf_counter() - start)
         return entry
     if claim.config_space is None or config is not None:
         return run_once(claim, impl, budget, seed, device, dtype, config, None, execution)
-    from .properties import run_property
+    return property_entry(claim, budget, partial(run_once, claim, impl, budget, seed, device, dtype, execution=execution))
 
-    return run_property(claim, impl, budget, seed, device, dtype, execution)
+
+def _run_readings(claim: Claim, impl: Any, budget: str, seed: int, device: str, dtype: str,
+                  config: Mapping[str, Any] | None, execution: Execution | None) -> dict[str, Any]:
+    """Every reading of ``claim`` run as a plain claim (one Execution for all: a cell they share is
+    measured once), then the claim's entry with the headline verdict (claims.readings)."""
+    start = time.perf_counter()
+    execution = execution or Execution()
+    subs = [run_claim(claim.under(reading), impl, budget, seed, device, dtype, config, execution)
+            for reading in claim.readings]
+    return readings_entry(claim, budget, config, subs, time.perf_counter() - start)

@@ -1,7 +1,6 @@
 """How a claim is declared (the Claim dataclass) and the registry that holds the catalogue."""
 from __future__ import annotations
 
-import fnmatch
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
@@ -257,23 +256,7 @@ def register(claim: Claim) -> Claim:
     return claim
 
 
-def all_claims() -> list[Claim]:
-    """Every registered claim, catalogue modules imported first."""
-    from . import catalogue  # noqa: F401  (registers on import)
-
+def registered() -> list[Claim]:
+    """The claims registered so far, in registration order (claims.registry imports every catalogue
+    module first, so that all of them are)."""
     return list(_REGISTRY.values())
-
-
-def select(patterns: Sequence[str] | None) -> list[Claim]:
-    """Claims whose id matches any pattern (exact id or glob such as ``marion.*``)."""
-    claims = all_claims()
-    if not patterns:
-        return claims
-    chosen: list[Claim] = []
-    for pat in patterns:
-        hits = [c for c in claims if fnmatch.fnmatchcase(c.id, pat)]
-        if not hits:
-            known = ", ".join(c.id for c in claims)
-            raise ClaimError(f"unknown claim id {pat!r}; known ids: {known}")
-        chosen += [c for c in hits if c not in chosen]
-    return chosen

@@ -96,6 +96,16 @@ def hull(pieces: list[Interval]) -> Interval:
     return (min(p[0] for p in pieces), max(p[1] for p in pieces))
 
 
+def distance_range(pieces: list[tuple[float, float]]) -> tuple[float, float]:
+    """(min, max) of |d| over a confidence set of d given as intervals."""
+    if not pieces:
+        return (math.nan, math.nan)
+    pieces = [(min(a, b), max(a, b)) for a, b in pieces]
+    lo = min(0.0 if a <= 0 <= b else min(abs(a), abs(b)) for a, b in pieces)
+    hi = max(max(abs(a), abs(b)) for a, b in pieces)
+    return lo, hi
+
+
 def equivalence_verdict(pieces: list[Interval], prediction: float, tolerance: float) -> str:
     """holds if the set lies inside prediction +- tolerance, violated if it misses it, else inconclusive."""
     lo, hi = prediction - tolerance, prediction + tolerance
@@ -111,6 +121,11 @@ def equivalence_verdict(pieces: list[Interval], prediction: float, tolerance: fl
 def bonferroni_level(level: float, examples: int) -> float:
     """Per-example confidence level so that ``examples`` tests keep family-wise level ``level``."""
     return 1.0 - (1.0 - level) / max(examples, 1)
+
+
+def t_quantile(level: float, df: int) -> float:
+    """The two-sided t quantile of ``level`` with ``df`` degrees of freedom."""
+    return float(sps.t.ppf(0.5 + level / 2, df))
 
 
 def mean_ci(values: np.ndarray, level: float) -> tuple[float, float]:

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import __version__
+from .version import __version__
 from .init import draw_layer_weights
 from .protocol import Capability, NetSpec
 

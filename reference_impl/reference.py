@@ -5,7 +5,7 @@ from typing import Any
 
 import torch
 
-from . import __version__
+from .version import __version__
 from .blocks import residual_states
 from .ensemble import DenseEnsemble
 from .protocol import Capability, Ensemble, NetSpec

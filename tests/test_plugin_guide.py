@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from claims.run import run_claim
-from claims.spec import select
+from claims.registry import select
 from claims.validate import ValidationError, validate
 from reference_impl import NetSpec
 

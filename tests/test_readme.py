@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from claims.run import run_claim
-from claims.spec import all_claims, select
+from claims.registry import all_claims, select
 from claims.validate import validate
 from reference_impl import Capability, NetSpec
 

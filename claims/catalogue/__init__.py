@@ -1,2 +1,6 @@
-"""The claim catalogue: one module per paper; importing it registers every claim."""
-from . import coord_check, fischer2023, marion2022, nfd2025, nfd2025_v1  # noqa: F401
+"""The claim catalogue: one module per paper (or per group of claims), each registering its claims.
+
+claims.registry imports them all; this package imports none of them, so that a module that needs
+only the catalogue's negative controls (claims.plugins: fischer_controls, nfd_controls) imports
+those without the claims.
+"""

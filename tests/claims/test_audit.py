@@ -17,7 +17,7 @@ from claims.cache import CellCache
 from claims.cli import main
 from claims.plugins import resolve
 from claims.run import Execution, run_claim
-from claims.spec import select
+from claims.registry import select
 from reference_impl import make_reference
 
 sys.path.insert(0, str(Path(__file__).parent))  # the test plug-ins beside this file

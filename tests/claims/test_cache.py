@@ -19,7 +19,7 @@ from claims.cli import main
 from claims.identity import plugin_identity
 from claims.plugins import resolve
 from claims.run import Execution, run_claim
-from claims.spec import select
+from claims.registry import select
 from reference_impl import make_reference
 
 sys.path.insert(0, str(Path(__file__).parent))  # the test plug-ins beside this file

@@ -12,7 +12,8 @@ from claims import cli
 from claims.calibrate import TARGETS, all_met, calibrate, clopper_pearson
 from claims.reliability_table import render_markdown
 from claims.cache import UncachedPluginWarning
-from claims.spec import Claim, Sweep, select
+from claims.spec import Claim, Sweep
+from claims.registry import select
 
 sys.path.insert(0, str(Path(__file__).parent))  # the test plug-ins beside this file
 from cache_plugins import plugin_folder  # noqa: E402

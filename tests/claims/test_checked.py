@@ -5,7 +5,7 @@ import torch
 
 from claims.checked import CheckedImpl
 from claims.run import run_claim
-from claims.spec import select
+from claims.registry import select
 from claims.validate import ValidationError, check_independent
 from claims.verify import verify
 from reference_impl import NetSpec, make_reference

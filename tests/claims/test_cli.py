@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from claims.cli import main
-from claims.spec import all_claims, select
+from claims.registry import all_claims, select
 
 
 def test_list_prints_every_claim_id(capsys):

@@ -4,7 +4,8 @@ import pytest
 from claims.cli import main
 from claims.configs import check_config, honoured_fields
 from claims.run import run_claim
-from claims.spec import ClaimError, Sweep, select
+from claims.spec import ClaimError, Sweep
+from claims.registry import select
 from reference_impl import Capability, make_reference
 
 

@@ -9,7 +9,7 @@ from functools import partial
 import pytest
 
 from claims import digest
-from claims.spec import select
+from claims.registry import select
 
 HELPERS = '''
 SCALE = {scale}

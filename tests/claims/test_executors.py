@@ -3,7 +3,7 @@ import pytest
 
 from claims.executors import ExecutorError, make_executor
 from claims.run import Execution, run_claim
-from claims.spec import select
+from claims.registry import select
 from reference_impl import make_reference
 
 
@@ -41,7 +41,7 @@ def test_every_claim_and_listed_control_travels_to_a_worker():
     import pickle
 
     from claims.plugins import resolve
-    from claims.spec import all_claims
+    from claims.registry import all_claims
 
     for claim in all_claims():
         assert pickle.loads(pickle.dumps(claim)).declaration() == claim.declaration(), claim.id

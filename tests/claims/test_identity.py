@@ -11,7 +11,7 @@ import pytest
 from claims import identity as identity_mod
 from claims.identity import claim_identity, plugin_identity, suite_digest
 from claims.plugins import available, resolve
-from claims.spec import all_claims
+from claims.registry import all_claims
 from reference_impl import make_reference
 from reference_impl.controls import CONTROLS, SpecDefect
 

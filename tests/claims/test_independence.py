@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from claims.run import run_claim
-from claims.spec import Table, select
+from claims.spec import Table
+from claims.registry import select
 from claims.stats import DependenceError, check_independent, heterogeneity
 from reference_impl import make_reference
 

@@ -6,7 +6,7 @@ import textwrap
 import pytest
 
 from claims import preregistration as pre
-from claims.spec import select
+from claims.registry import select
 
 ENTRY = """
 [[amendment]]

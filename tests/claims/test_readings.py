@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 
-from claims.readings import run_readings
 from claims.run import run_claim
 from claims.spec import Claim, ClaimError, Estimate, Reading, Source, Sweep
 from claims.stats import mean_ci
@@ -65,8 +64,7 @@ def test_all_readings_violated_is_violated():
 def test_readings_share_the_run_path_with_plain_claims():
     """A reading with no changes gives exactly the plain claim's numbers (same cells, same seeds)."""
     plain = _run(_claim())
-    read = run_readings(_claim(Reading("as-stated", "the statement as written")), make_reference(), "smoke", 0,
-                        "cpu", "float32", None, None)
+    read = _run(_claim(Reading("as-stated", "the statement as written")))
     assert read["estimate"] == plain["estimate"] and read["ci"] == plain["ci"]
 
 

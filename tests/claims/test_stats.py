@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from claims.stats import (bonferroni_level, equivalence_verdict, fieller_ratio, hull, linear_root, loglog_slope,
-                          ols)
+from claims.stats import (bonferroni_level, distance_range, equivalence_verdict, fieller_ratio, hull, linear_root,
+                          loglog_slope, ols, t_quantile)
 
 
 def _power_law(rng, slope, n_x=5, reps=6, noise=0.1):
@@ -84,3 +84,15 @@ def test_verdict_edges():
 
 def test_bonferroni_level():
     assert bonferroni_level(0.95, 5) == pytest.approx(0.99)
+
+
+def test_t_quantile_is_scipys_two_sided_quantile():
+    assert t_quantile(0.95, 9) == pytest.approx(2.2622, abs=1e-4)
+    assert t_quantile(0.95, 10_000) == pytest.approx(1.96, abs=1e-3)
+
+
+def test_distance_range_bounds_the_distance_of_a_set_from_zero():
+    assert distance_range([(-0.1, 0.3)]) == (0.0, 0.3)  # contains 0
+    assert distance_range([(0.5, 0.2)]) == (0.2, 0.5)  # ends in either order
+    assert distance_range([(-0.4, -0.1), (0.2, 0.3)]) == (0.1, 0.4)
+    assert all(math.isnan(v) for v in distance_range([]))

@@ -8,7 +8,7 @@ import torch
 
 from claims.plugins import resolve
 from claims.run import run_claim
-from claims.spec import select
+from claims.registry import select
 from claims.validate import ValidationError, describe, probe_spec, validate, validate_for_claim
 from claims.verify import verify
 from reference_impl import Capability, NetSpec, make_reference, make_reference_dense

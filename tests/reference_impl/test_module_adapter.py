@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from claims.run import run_claim
-from claims.spec import select
+from claims.registry import select
 from claims.validate import validate
 from reference_impl.module_adapter import ModuleImpl
 from reference_impl.naive import NaiveResNet

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from claims.sweep import cells
-from claims.spec import CellContext, select
+from claims.spec import CellContext
+from claims.registry import select
 from reference_impl import Capability, NetSpec, make_reference_dense
 from reference_impl.ensemble import DenseEnsemble
 from reference_impl.init import draw_layer_weights

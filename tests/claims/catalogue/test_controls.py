@@ -23,7 +23,7 @@ from claims.expected import load_expected
 from claims.plugins import available, resolve
 from claims.pytest_plugin import claims_budget
 from claims.run import run_claim
-from claims.spec import all_claims, select
+from claims.registry import all_claims, select
 from claims.validate import probe_spec
 from reference_impl.controls import CONTROLS, SpecDefect
 

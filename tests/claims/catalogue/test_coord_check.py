@@ -2,7 +2,7 @@
 plug-in trained through the contract, and lists both wrong parametrizations as controls (rejected in
 test_controls.py)."""
 from claims.run import run_claim
-from claims.spec import select
+from claims.registry import select
 from reference_impl.reference import make_reference, make_reference_dense
 from reference_impl.training import CONTRACT_NETWORK
 

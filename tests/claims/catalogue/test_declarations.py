@@ -2,7 +2,7 @@
 (claims/preregistration.py): a changed number, reading, control or line of measure / estimate code
 without an [[amendment]] fails here, with the entry to add."""
 from claims.preregistration import chain_problems, current_digests, load_log, load_pinned
-from claims.spec import all_claims
+from claims.registry import all_claims
 
 
 def test_every_declaration_is_pinned_and_every_change_is_logged() -> None:

@@ -7,10 +7,19 @@ import numpy as np
 import pytest
 import torch
 
-from claims.catalogue import fischer2023 as FC
+from claims.catalogue.fischer2023.argmax import ARGMAX, ARGMAX_READINGS, verdict_with_formula, wrong_depth_exponent
+from claims.catalogue.fischer2023.depth_window import MAP_DEPTHS, derived_shares, derived_window, range_map
+from claims.catalogue.fischer2023.empirical_range import RANGE, RANGE_READINGS
+from claims.catalogue.fischer2023.kernel import KERNEL, KERNEL_VARIANCE
+from claims.catalogue.fischer2023.networks import NETWORKS
+from claims.catalogue.fischer2023.response import (GRID_OFFSETS, GROUPS, LATTICE, alpha_grid, finite_depth_alpha_star,
+                                                   predicted_alpha_star, response_template)
+from claims.catalogue.fischer2023.shift import jackknife_se, shift_fit, shift_with_jackknife
+from claims.catalogue.fischer2023.weak_sigma import SIGMA
 from claims.catalogue.fischer_controls import FISCHER_CONTROLS, HalfArgumentEnsemble, half_argument_spec
 from claims.run import measure_cell, run_claim
-from claims.spec import Table, select
+from claims.registry import select
+from claims.spec import Table
 from claims.sweep import cells
 from reference_impl import make_reference
 from reference_impl.controls import CONTROLS
@@ -19,7 +28,7 @@ from reference_impl.protocol import NetSpec
 
 IDS = ["fischer.kernel_recursion_finite_n", "fischer.kernel_fluctuation_finite_n", "fischer.response_argmax",
        "fischer.alpha_star_weak_sigma_dependence", "fischer.empirical_range_is_max_sensitivity"]
-CLAIMS = {c.id: c for c in (FC.KERNEL, FC.KERNEL_VARIANCE, FC.ARGMAX, FC.SIGMA, FC.RANGE)}
+CLAIMS = {c.id: c for c in (KERNEL, KERNEL_VARIANCE, ARGMAX, SIGMA, RANGE)}
 # The readings as declared before measuring (commit f08b6b7; the argmax claim's phiW reading dropped for time in
 # 7c56e50, fischer2023.md section 8); they must not change after verdicts.
 READINGS = {
@@ -43,7 +52,7 @@ def test_readings_are_the_declared_ones(claim_id):
     got = [(r.name, bool(r.degenerate)) for r in CLAIMS[claim_id].readings]
     assert got == READINGS[claim_id]
     for r in CLAIMS[claim_id].readings:
-        assert r.support and r.params == FC.NETWORKS[r.name]
+        assert r.support and r.params == NETWORKS[r.name]
 
 
 def test_the_alpha_sigma_symmetric_reading_is_degenerate_for_the_weak_sigma_claim_only():
@@ -75,7 +84,7 @@ def test_reference_verdict_at_smoke_budget(claim_id, reading, allowed):
 @pytest.fixture(scope="module")
 def argmax_table():
     """The response_argmax measurements at the smoke budget (depth 50, phiW+input), as the estimator sees them."""
-    claim, impl = FC.ARGMAX, make_reference()
+    claim, impl = ARGMAX, make_reference()
     sweep = claim.sweep("smoke")
     rows = [r for cell in cells(claim.id, sweep, 0) for r in measure_cell(claim, impl, "cpu", "float32",
                                                                           sweep.networks, cell)]
@@ -84,35 +93,35 @@ def argmax_table():
 
 def test_wrong_depth_exponent_formula_is_contradicted(argmax_table):
     """alpha* ~ L^-1 (anchored to agree at L = 200) predicts a 4x larger alpha* at L = 50 than ~ L^-1/2."""
-    wrong = FC.wrong_depth_exponent(200)
-    params = FC.NETWORKS["phiW+input"]
-    assert wrong(200, 2.0, 0.9, params) == pytest.approx(FC.predicted_alpha_star(200, 2.0, 0.9, params))
-    assert FC.verdict_with_formula(argmax_table, wrong) == "violated"
+    wrong = wrong_depth_exponent(200)
+    params = NETWORKS["phiW+input"]
+    assert wrong(200, 2.0, 0.9, params) == pytest.approx(predicted_alpha_star(200, 2.0, 0.9, params))
+    assert verdict_with_formula(argmax_table, wrong) == "violated"
 
 
 def test_response_rows_carry_the_reading_and_independent_groups(argmax_table):
     assert set(argmax_table.col("block")) == {"res1w"} and set(argmax_table.col("input_layer")) == {True}
-    assert sorted(set(argmax_table.col("group"))) == list(range(FC.GROUPS))
-    assert len(argmax_table.unique("scale")) == len(FC.GRID_OFFSETS)
+    assert sorted(set(argmax_table.col("group"))) == list(range(GROUPS))
+    assert len(argmax_table.unique("scale")) == len(GRID_OFFSETS)
 
 
 # ----------------------------------------------------------------------------- design, on the theory curve
-@pytest.mark.parametrize("name", list(FC.NETWORKS))
+@pytest.mark.parametrize("name", list(NETWORKS))
 def test_alpha_grids_span_the_declared_offsets_around_the_prediction(name):
-    params = FC.NETWORKS[name]
+    params = NETWORKS[name]
     for depth, s2 in [(25, 0.5), (50, 4.0), (100, 16.0)]:
-        window = np.log(FC.alpha_grid(depth, s2, 0.9, params))
-        k0 = math.log(FC.predicted_alpha_star(depth, s2, 0.9, params)) / FC.LATTICE
-        np.testing.assert_allclose(window / FC.LATTICE - round(k0), FC.GRID_OFFSETS, atol=1e-4)
+        window = np.log(alpha_grid(depth, s2, 0.9, params))
+        k0 = math.log(predicted_alpha_star(depth, s2, 0.9, params)) / LATTICE
+        np.testing.assert_allclose(window / LATTICE - round(k0), GRID_OFFSETS, atol=1e-4)
 
 
 def _theory_clusters(depth, s2, params, shift, level, groups=24, noise=0.02, seed=0):
     """Cluster curves (G, K) on the claim's grid: the theory response moved by ``shift`` in log alpha, times
     ``level``, with a common-random-numbers-like noise (a random level and tilt per cluster plus a little
     independent noise)."""
-    alphas = np.array(FC.alpha_grid(depth, s2, 0.9, params))
+    alphas = np.array(alpha_grid(depth, s2, 0.9, params))
     u = np.log(alphas)
-    f, _ = FC.response_template(depth, s2, 0.9, params, float(u.mean()))
+    f, _ = response_template(depth, s2, 0.9, params, float(u.mean()))
     rng = np.random.default_rng(seed)
     tilt = rng.normal(0, noise, (groups, 1)) * (u - u.mean())
     common = rng.normal(0, noise, (groups, 1))
@@ -122,46 +131,46 @@ def _theory_clusters(depth, s2, params, shift, level, groups=24, noise=0.02, see
 
 @pytest.mark.parametrize("shift, level", [(0.0, 1.0), (0.3, 1.04), (-0.35, 0.97)])
 def test_shift_fit_recovers_a_known_shift_at_a_free_level(shift, level):
-    params = FC.NETWORKS["Vphi+input"]
+    params = NETWORKS["Vphi+input"]
     u, y, f = _theory_clusters(50, 0.5, params, shift, level)
-    s, loo = FC.shift_with_jackknife(u, y, f)
-    se = FC.jackknife_se(loo)
+    s, loo = shift_with_jackknife(u, y, f)
+    se = jackknife_se(loo)
     assert abs(s - shift) < 3 * se + 0.01 and se < 0.05
 
 
 def test_shift_fit_is_exact_on_the_theory_curve():
-    params = FC.NETWORKS["phiW+input"]
-    alphas = np.array(FC.alpha_grid(100, 0.5, 0.9, params))
+    params = NETWORKS["phiW+input"]
+    alphas = np.array(alpha_grid(100, 0.5, 0.9, params))
     u = np.log(alphas)
-    f, ustar = FC.response_template(100, 0.5, 0.9, params, float(u.mean()))
+    f, ustar = response_template(100, 0.5, 0.9, params, float(u.mean()))
     y = np.exp(f(u - 0.2))[None, :] * np.array([[0.99], [1.0], [1.01], [1.02]]) * (1 + 1e-3 * np.sin(np.arange(4)))[:, None]
-    assert FC.shift_fit(u, y, f) == pytest.approx(0.2, abs=2e-3)
-    assert math.exp(ustar) == pytest.approx(FC.finite_depth_alpha_star(100, 0.5, 0.9, params), rel=1e-6)
+    assert shift_fit(u, y, f) == pytest.approx(0.2, abs=2e-3)
+    assert math.exp(ustar) == pytest.approx(finite_depth_alpha_star(100, 0.5, 0.9, params), rel=1e-6)
 
 
 def test_formula_offset_at_the_argmax_depths_is_inside_the_tolerance_budget():
     """The continuum formula's O(1/L) error (the part of the estimand that is not noise) is <= 0.06 at L >= 50."""
-    for name in FC.ARGMAX_READINGS:
-        params = FC.NETWORKS[name]
+    for name in ARGMAX_READINGS:
+        params = NETWORKS[name]
         for depth in (50, 100):
             for s2 in (0.5, 4.0):
-                gap = math.log(FC.finite_depth_alpha_star(depth, s2, 0.9, params)
-                               / FC.predicted_alpha_star(depth, s2, 0.9, params))
+                gap = math.log(finite_depth_alpha_star(depth, s2, 0.9, params)
+                               / predicted_alpha_star(depth, s2, 0.9, params))
                 assert 0 < gap < 0.06
 
 
 def test_practical_depths_are_outside_every_derived_window():
     """At L = 25 and 100 no c0 of the map puts alpha = 0.1 and 0.3 in the half-gain region; at c0 = 0.9 the
     window is several hundred blocks deep (finite depth: Vphi and phiW 477-1167, with bias 535-938)."""
-    for name in FC.RANGE_READINGS:
-        grid = FC.range_map(FC.NETWORKS[name])
+    for name in RANGE_READINGS:
+        grid = range_map(NETWORKS[name])
         for c0, shares in grid.items():
-            for depth, share in zip(FC.MAP_DEPTHS, shares):
+            for depth, share in zip(MAP_DEPTHS, shares):
                 if depth <= 100:
                     assert not share >= 0.5, (name, c0, depth)
-        lo, hi = FC.derived_window(FC.NETWORKS[name])
+        lo, hi = derived_window(NETWORKS[name])
         assert 400 < lo < hi < 1200
-        assert min(FC.derived_shares(int(lo), FC.NETWORKS[name])) >= 0.5 > min(FC.derived_shares(int(lo) - 1, FC.NETWORKS[name]))
+        assert min(derived_shares(int(lo), NETWORKS[name])) >= 0.5 > min(derived_shares(int(lo) - 1, NETWORKS[name]))
 
 
 def test_erf_half_argument_control_is_the_erf_of_half_the_argument_exactly():

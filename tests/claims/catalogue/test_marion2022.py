@@ -2,7 +2,7 @@
 import pytest
 
 from claims.run import run_claim
-from claims.spec import select
+from claims.registry import select
 from reference_impl import make_reference
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,8 @@ from claims.catalogue import nfd2025
 from claims.catalogue.nfd_controls import NFD_CONTROLS, TrainingDefect, trainer_for
 from claims.plugins import resolve
 from claims.run import run_claim
-from claims.spec import Table, select
+from claims.spec import Table
+from claims.registry import select
 from reference_impl import make_reference
 from reference_impl.controls import CONTROLS
 from reference_impl.training import Run, TrainConfig, train

@@ -5,7 +5,8 @@ import pytest
 
 from claims.catalogue.nfd2025 import measure_init_coupling
 from claims.run import run_claim
-from claims.spec import CellContext, select
+from claims.spec import CellContext
+from claims.registry import select
 from reference_impl import Capability, make_reference, make_reference_dense
 
 CLAIM = select(["nfd.init_coupling_width"])[0]

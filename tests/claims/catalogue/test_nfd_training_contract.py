@@ -1,6 +1,6 @@
 """The NFD training claims train the plug-in's network, and say which network they trained."""
 from claims.run import run_claim
-from claims.spec import select
+from claims.registry import select
 from reference_impl.protocol import Capability
 from reference_impl.training import REFERENCE_NETWORK, train
 

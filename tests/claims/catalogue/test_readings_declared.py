@@ -12,7 +12,8 @@ import functools
 import pytest
 
 from claims.readings import configured_defects, setting
-from claims.spec import KINDS, Reading, all_claims
+from claims.spec import KINDS, Reading
+from claims.registry import all_claims
 from reference_impl.controls import CONTROLS
 
 CLAIMS = all_claims()

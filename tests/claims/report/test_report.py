@@ -16,7 +16,7 @@ import pytest
 from claims.report import ReportError, load_results, write_report
 from claims.report.__main__ import main
 from claims.report.figures import figure_svg
-from claims.spec import select
+from claims.registry import select
 
 FIXTURE = Path(__file__).parent / "data" / "results_smoke.json"
 
@@ -280,7 +280,7 @@ def test_the_report_shows_kind_digest_commit_amendments_and_the_counted_readings
     """A claim amended after data was seen says so beside its verdict, with the amendment; the summary
     is grouped by kind; an inconclusive headline over readings shows how many were violated."""
     import claims.preregistration as pre
-    from claims.run import _entry
+    from claims.entries import declared_entry
 
     log = tmp_path / "amendments.toml"
     log.write_text('[[amendment]]\ndate = "2026-12-03"\ncommit = "abc1234"\nclaim = "marion.iid_sqrt_l_unique"\n'
@@ -288,7 +288,7 @@ def test_the_report_shows_kind_digest_commit_amendments_and_the_counted_readings
                    'verdict_before = "at seed 0, budget default: violated"\n'
                    'verdict_after = "at seed 0, budget default: holds"\n')
     monkeypatch.setattr(pre, "LOG_PATH", log)
-    declared = _entry(select(["marion.iid_sqrt_l_unique"])[0], "smoke")
+    declared = declared_entry(select(["marion.iid_sqrt_l_unique"])[0], "smoke")
     assert declared["amended_after_measured"] and declared["amendments"][0]["what"] == "tolerance 0.05 -> 0.06"
     data = copy.deepcopy(results)
     first = data["claims"][0]

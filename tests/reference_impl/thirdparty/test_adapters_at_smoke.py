@@ -5,7 +5,7 @@ import pytest
 
 from claims.plugins import resolve
 from claims.run import run_claim
-from claims.spec import all_claims, select
+from claims.registry import all_claims, select
 from claims.validate import validate_for_claim
 
 ADAPTERS = {"mup-resnet": "mup", "mup-resnet-musgd": "mup", "unit-scaling-umup": "unit_scaling"}
