@@ -4,7 +4,9 @@ catches each negative control (``resnet-claims calibrate``).
 Every selected claim runs over K master seeds (0..K-1 by default) on the reference and on every
 negative control the claim lists (``Claim.controls``), the same seeds for all (paired). Per claim
 the reliability table gives, on the reference, the rates of holds / violated (false violations)
-/ inconclusive, and per control the rejection rate (verdict ``violated``: the power), each with a
+/ inconclusive, and per control the rejection rate relative to the reference (the power: the control
+run is rejected and the reference run at the same seed is not, claims.aggregate.rejected_against_reference;
+a seed without its reference run is not counted), each with a
 Clopper-Pearson 95% interval, and the seconds spent. Targets: false-violation rate
 <= 1%, inconclusive rate <= 5%, power >= 95% on every listed control; "met" compares the point
 estimate with the target. K runs cannot show a rate below about 3/K (0 of K gives a 95% upper
@@ -14,7 +16,8 @@ demonstrate 1%; the table says so.
 A claim whose reference verdict is a recorded finding (a ``violated`` line for the reference at
 this budget in the expected-verdicts file, claims/expected.py) has no false-alarm rate to measure:
 the row reports how often the finding reproduced, and its controls' power is marked
-uninformative (the reference is rejected too).
+uninformative (the reference is rejected too: only a counted reading the reference does not violate
+can reject a control there).
 
 Every run records its claim's declaration digest (``Claim.declaration``): a row whose runs were made
 under another declaration than the claim's current one is marked stale in the table, and a rerun of
@@ -46,6 +49,7 @@ from scipy import stats as sps
 
 from . import __version__
 from .expected import Expected
+from .aggregate import rejected_against_reference
 from .cache import UncachedPluginWarning
 from .identity import LOCAL_PLUGIN, Identity, plugin_identity
 from .plugins import PluginError, resolve
@@ -80,7 +84,18 @@ def _record(claim: Claim, impl_name: str, role: str, seed: int, entry: Mapping[s
            "declaration": claim.declaration(), "identity": identity.digest, "plugin": identity.plugin}
     if entry["verdict"] in ("error", "not applicable"):
         rec["message"] = entry.get("message", "")
+    if entry.get("readings"):  # what rejected_against_reference compares, reading by reading
+        rec["readings"] = [{"reading": r["reading"], "verdict": r["verdict"], "degenerate": bool(r.get("degenerate"))}
+                           for r in entry["readings"]]
     return rec
+
+
+def _rejections(controls: Sequence[Mapping[str, Any]], reference: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The power of one control: of its runs whose seed has a reference run, how many are rejected
+    relative to that reference run (a control is never credited with an outcome the reference shares)."""
+    by_seed = {r["seed"]: r for r in reference}
+    paired = [(c, by_seed[c["seed"]]) for c in controls if c["seed"] in by_seed]
+    return _rate(sum(rejected_against_reference(dict(c), dict(r)) for c, r in paired), len(paired))
 
 
 def _counts(runs: Sequence[Mapping[str, Any]]) -> dict[str, int]:
@@ -188,7 +203,8 @@ def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], refere
             c = _counts(ctl)
             row["controls"].append({
                 "control": name, "runs": len(ctl), "counts": c, "seconds": sum(r["seconds"] for r in ctl),
-                "checks": [_check("power (rejection rate)", _rate(c["violated"], len(ctl)), TARGETS["power_min"], False)],
+                "checks": [_check("power (rejected relative to the reference)", _rejections(ctl, ref),
+                                  TARGETS["power_min"], False)],
                 "informative": "finding" not in row["reference"],
                 "projection": projection(ctl, *_band(claim)),
             })

@@ -109,7 +109,7 @@ def bounds_note(data: Mapping[str, Any]) -> str:
 
 
 TARGETS_TEXT = ("Targets: false-violation rate <= 1%, inconclusive rate <= 5% on the reference; power (rate of "
-                "`violated`) >= 95% on every control the claim lists. Rates are counts over K runs with "
+                "runs rejected where the reference run at the same seed is not) >= 95% on every control the claim lists. Rates are counts over K runs with "
                 "Clopper-Pearson 95% intervals; 'met' compares the point estimate with the target. A listed control "
                 "whose power is below 95% is not demonstrated: the claim is not counted as able to reject it.")
 

@@ -58,15 +58,17 @@ def test_rates_targets_and_misses_are_computed_per_claim_and_control(monkeypatch
     assert inc["rate"] == pytest.approx(0.10) and inc["missed_by"] == pytest.approx(0.05)
     assert ref["seconds"] == pytest.approx(5.0)
     power = {c["control"]: c["checks"][0] for c in row["controls"]}
-    assert power["scale-exponent-off"]["rate"] == 1.0 and power["scale-exponent-off"]["met"]
-    assert power["post-activation"]["rate"] == pytest.approx(0.95) and power["post-activation"]["met"]
-    assert not power["post-activation"]["demonstrated"]  # 19/20 cannot show >= 95% at 95% confidence
+    # power is relative to the reference: at seed 3 the reference is violated too, so no control is
+    # credited with rejecting there
+    assert power["scale-exponent-off"]["rate"] == pytest.approx(0.95) and power["scale-exponent-off"]["met"]
+    assert not power["scale-exponent-off"]["demonstrated"]  # 19/20 cannot show >= 95% at 95% confidence
+    assert power["post-activation"]["rate"] == pytest.approx(0.90) and not power["post-activation"]["met"]
     assert not all_met(data)
     assert data["targets"] == TARGETS
     text = render_markdown(data)
     assert "| `fake.claim` | reference | 20 | 85.0% | 5.0% | 10.0% | 0 |" in text
     assert "MISSED false-violation rate by 4.0 pp; MISSED inconclusive rate by 5.0 pp" in text
-    assert "| | control `post-activation` | 20 | 5.0% | 95.0% | 0% | 0 | power: 95.0% [75.1%, 99.9%] | >= 0.95 | met |" in text
+    assert "| | control `post-activation` | 20 | 5.0% | 95.0% | 0% | 0 | power: 90.0% [68.3%, 98.8%] | >= 0.95 |" in text
     assert "K = 20" in text
 
 
@@ -163,6 +165,23 @@ def test_runs_in_a_process_pool_give_the_inline_numbers(monkeypatch, tmp_path):
 def test_bad_usage_exits_2(args, words, capsys, tmp_path):
     assert cli.main(["calibrate", "--out", str(tmp_path), *args]) == 2
     assert words in capsys.readouterr().err
+
+
+def test_power_counts_a_reading_the_reference_does_not_violate(monkeypatch):
+    """A control of a reading-dependent claim is rejected where a counted reading that holds on the
+    reference is violated on the control, at the same seed; never where the reference is rejected alike."""
+    def run_claim(claim, impl, budget, seed, device, dtype, execution=None):
+        ref = impl.name == "reference"
+        readings = [{"reading": "a", "verdict": "violated"},
+                    {"reading": "b", "verdict": "holds" if ref or seed == 0 else "violated"}]
+        return {"verdict": "reading-dependent" if ref or seed == 0 else "violated", "estimate": None, "ci": None,
+                "seconds": 0.1, "readings": readings}
+    monkeypatch.setattr(cal, "run_claim", run_claim)
+    data = calibrate(FAKE, seeds=4, budget="smoke", controls=["scale-exponent-off"])
+    (ctl,) = data["summary"][0]["controls"]
+    assert ctl["checks"][0]["rate"] == pytest.approx(0.75)  # seeds 1..3: reading b violated only on the control
+    run = next(r for r in data["runs"] if r["impl"] == "scale-exponent-off" and r["seed"] == 1)
+    assert run["readings"][1] == {"reading": "b", "verdict": "violated", "degenerate": False}
 
 
 def test_a_recorded_finding_is_not_counted_as_false_alarms(monkeypatch):
