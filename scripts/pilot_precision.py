@@ -31,8 +31,8 @@ def components(entry: dict, which: str) -> dict[str, float]:
         return (hi - lo) / 2 if lo is not None and hi is not None else math.nan
     if entry.get("configs"):
         return {",".join(f"{k}={v}" for k, v in sorted(c["config"].items())): half(c["ci"]) for c in entry["configs"]}
-    if which == "fit_table":
-        return {row["label"]: half(row["ci"]) for row in entry["fit_table"]}
+    if which == "fit_table":  # a row's verdict is not part of its component's name (it varies by seed)
+        return {row["label"].removesuffix(f" {row.get('verdict', '')}"): half(row["ci"]) for row in entry["fit_table"]}
     return {"estimate": half(entry["ci"])}
 
 

@@ -151,6 +151,8 @@ IID_TOL_WHY = (
     "off by 1/4 in the exponent (root 3/4), which is therefore rejected."
 )
 DEPTHS = {"smoke": (8, 16, 32, 64), "default": (16, 32, 64, 128, 256), "thorough": (16, 32, 64, 128, 256, 512, 1024)}
+# Smoke and thorough replicates x networks per cell; each claim sets its own default, sized by the precision rule
+# (CI half-width <= tolerance / 3) from a pilot at seeds >= 1000: figures and sizing in marion2022.md.
 REPS = {"smoke": 5, "default": 8, "thorough": 16}
 NETS = {"smoke": 64, "default": 128, "thorough": 512}
 IID_BETAS = (0.4, 0.45, 0.5, 0.55, 0.6)
@@ -196,7 +198,7 @@ IID = register(Claim(
     quantity="q = log(1 + E[||h_L - h_0||^2/||h_0||^2]) = log E[||h_L||^2/||h_0||^2] against depth L for a grid of beta (a = L^-beta)",
     estimand="root beta* of the log-log slope s(beta)",
     prediction=0.5, tolerance=0.05, tolerance_why=IID_TOL_WHY, prediction_origin="derived",
-    sweeps=_sweeps(64, DEPTHS, IID_BETAS, REPS, NETS, **{"pass": "forward"}),
+    sweeps=_sweeps(64, DEPTHS, IID_BETAS, {**REPS, "default": 4}, {**NETS, "default": 24}, **{"pass": "forward"}),
     measure=measure_growth, estimate=root_of_slope(0.5),
     controls=("scale-exponent-off", "scale-exponent-high", "correlated-weights"),
     requires=Capability.FORWARD_TRACE,
@@ -219,7 +221,7 @@ SMOOTH = register(Claim(
                   "finite-L curvature allowance as the i.i.d. claim. 0.05 keeps both 1/2 (i.i.d.) and 1 "
                   "(fully smooth) outside the band, so the claim distinguishes all three regimes.",
     prediction_origin="derived",
-    sweeps=_sweeps(32, DEPTHS, (0.65, 0.7, 0.75, 0.8, 0.85), REPS, {**NETS, "default": 64},
+    sweeps=_sweeps(32, DEPTHS, (0.65, 0.7, 0.75, 0.8, 0.85), {**REPS, "default": 4}, {**NETS, "default": 32},
                    **{"pass": "forward", "init": "fbm", "init_param": SMOOTH_H}),
     measure=measure_growth, estimate=root_of_slope(SMOOTH_H),
     controls=("iid-weights", "scale-exponent-off"),
@@ -236,7 +238,7 @@ GRAD = register(Claim(
     quantity="q = log(1 + E[||g_0 - g_L||^2/||g_L||^2]) = log E[||g_0||^2/||g_L||^2] against depth L, g_k = dLoss/dh_k, g_L ~ N(0, I)",
     estimand="root beta* of the log-log slope s(beta)",
     prediction=0.5, tolerance=0.05, tolerance_why=IID_TOL_WHY, prediction_origin="derived",
-    sweeps=_sweeps(64, DEPTHS, IID_BETAS, REPS, NETS, **{"pass": "backward"}),
+    sweeps=_sweeps(64, DEPTHS, IID_BETAS, {**REPS, "default": 4}, {**NETS, "default": 18}, **{"pass": "backward"}),
     measure=measure_growth, estimate=root_of_slope(0.5),
     controls=("scale-exponent-off", "correlated-weights"),
     requires=Capability.FORWARD_TRACE | Capability.GRAD_TRACE,
@@ -360,7 +362,7 @@ PHASE = register(Claim(
     prediction=0.0, tolerance=PHASE_TOL, tolerance_why=PHASE_TOL_WHY, prediction_origin="derived",
     sweeps={b: Sweep(axes={"weights": tuple(phase_weights()), "depth": DEPTHS[b]}, inner={"beta_offset": PHASE_OFFSETS},
                      replicates={"smoke": 6, "default": 6, "thorough": 8}[b],
-                     networks={"smoke": 64, "default": 64, "thorough": 64}[b],
+                     networks={"smoke": 64, "default": 48, "thorough": 64}[b],
                      fixed={"width": 32, "pass": "forward"})
             for b in ("smoke", "default", "thorough")},
     measure=measure_phase, estimate=phase_boundary,
