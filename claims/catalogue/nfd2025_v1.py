@@ -2,7 +2,7 @@
 via Feature Learning Dynamics") beyond the v2/v3 abstract: the gradient-independence assumption at
 infinite depth, the collapse of the first internal layer of two-layer blocks, and the depth-aware
 learning-rate correction. Only the abstract is readable; every rate here is derived (nfd2025.md,
-sections 8 to 10). Setting as in nfd2025.py: muP input and readout layers (frozen), branch multiplier
+sections 8 to 10). Setting as in nfd2025/setting.py: muP input and readout layers (frozen), branch multiplier
 L^-1/2, SGD rate constant in n and L, the seeded one-input regression task.
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 from reference_impl.training import Run
 
 from ..spec import CellContext, Claim, Reading, Source, Sweep, register
-from .nfd2025 import ARXIV, BASE, REQUIRES, _mean_se, depth_slope, run_training
+from .measures import depth_slope, mean_se
+from .nfd2025.setting import ARXIV, BASE, REQUIRES, run_training
 
 PAPER = ("Yao, Wu, Gao (2025), Understanding Scaling Laws in Deep Neural Networks via Feature Learning Dynamics "
          "(NFD v1)")
@@ -41,8 +42,8 @@ def measure_gia(ctx: CellContext) -> dict[str, float]:
         df = out["true"].f_train[:, :, 0] - out[c].f_train[:, :, 0]
         dl = out["true"].loss - out[c].loss
         for t in range(df.shape[1]):
-            row[f"{c}_f{t}"], row[f"{c}_f{t}_se"] = _mean_se(df[:, t])
-            row[f"{c}_loss{t}"], row[f"{c}_loss{t}_se"] = _mean_se(dl[:, t])
+            row[f"{c}_f{t}"], row[f"{c}_f{t}_se"] = mean_se(df[:, t])
+            row[f"{c}_loss{t}"], row[f"{c}_loss{t}_se"] = mean_se(dl[:, t])
     return row
 
 
@@ -109,7 +110,7 @@ def measure_first_layer(ctx: CellContext) -> dict[str, float]:
     for t in range(res.f_train.shape[1]):
         for key, vals in (("upd", res.first_update[:, t].mean(1)), ("chg", res.first_change[:, t].mean(1)),
                           ("step", (res.f_train[:, t, 0] - res.f_train[:, 0, 0]).abs())):
-            row[f"{key}{t}"], row[f"{key}{t}_se"] = _mean_se(vals)
+            row[f"{key}{t}"], row[f"{key}{t}_se"] = mean_se(vals)
     return row
 
 

@@ -1,8 +1,9 @@
 """Negative controls of the NFD claims, and how a claim finds the training code of an implementation.
 
 Training is part of the plug-in contract (reference_impl.protocol.Trainer): Capability.TRAIN_STEP
-with the plug-in's blocks and weights, trained by reference_impl.plugin_training, or a ``train_runs``
-fast path (the reference's is reference_impl.training.train). ``trainer_for(impl)`` returns the
+with the plug-in's blocks and weights, trained by the engine's contract route
+(reference_impl/training/: ``train_network``), or a ``train_runs`` fast path (the reference's is the
+engine's ``train``). ``trainer_for(impl)`` returns the
 training function, or None for an implementation that cannot train (whose NFD claims are then
 `not applicable`: they require TRAIN_STEP). The SpecDefect controls of
 reference_impl.controls train their defective spec; the TrainingDefect controls below change the
@@ -113,8 +114,8 @@ class TransposeBug(TrainingDefect):
 
 def trainer_for(impl: Any) -> Callable[..., dict] | None:
     """The training function of ``impl``: its ``train_runs``, else the contract's training of its
-    blocks (plugin_training.train_network), else training with its optimizer (optim_training: plain
-    runs only), or None without Capability.TRAIN_STEP."""
+    blocks (the engine's train_network), else training with its optimizer (the engine's train_optimizer:
+    plain runs only), or None without Capability.TRAIN_STEP."""
     caps = getattr(impl, "capabilities", Capability(0))
     if Capability.TRAIN_STEP not in caps:
         return None

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from claims.catalogue import nfd2025
+from claims.catalogue.nfd2025 import norms, survival
 from claims.catalogue.nfd_controls import NFD_CONTROLS, TrainingDefect, trainer_for
 from claims.plugins import resolve
 from claims.run import run_claim
@@ -156,30 +156,6 @@ def test_same_seed_same_numbers() -> None:
 # ---------------------------------------------------------------------------------------------
 # the estimators on synthetic data with a known answer
 # ---------------------------------------------------------------------------------------------
-def test_power_law_fit_recovers_the_exponent_and_covers() -> None:
-    rng = np.random.default_rng(0)
-    x = np.array([4.0, 8.0, 16.0, 32.0, 64.0])
-    truth = -0.7 * x ** -1.3
-    se = 0.08 * np.abs(truth)
-    corr = 0.3 * np.ones((5, 5)) + 0.7 * np.eye(5)  # correlated means (same networks across depths)
-    cov = corr * np.outer(se, se)
-    chol = np.linalg.cholesky(cov)
-    hits = 0
-    for _ in range(400):
-        fit = nfd2025.power_law(x, truth + chol @ rng.standard_normal(5), cov, 0.95)
-        assert fit["ok"] and fit["sign"] == -1.0
-        hits += fit["ci"][0] <= -1.3 <= fit["ci"][1]
-    assert 0.91 <= hits / 400 <= 0.99
-
-
-def test_power_law_tolerates_a_mean_of_the_other_sign_and_rejects_flat_noise() -> None:
-    x = np.array([4.0, 8.0, 16.0, 32.0])
-    mean = np.array([-0.05, 0.7, 1.4, 2.9])  # sign change at the smallest x: a residual, not a crash
-    fit = nfd2025.power_law(x, mean, np.diag((0.02 * np.ones(4)) ** 2), 0.95)
-    assert fit["ok"] and fit["slope"] > 0.5
-    assert not nfd2025.power_law(x[:2], mean[:2], np.eye(2), 0.95)["ok"]  # too few points
-
-
 def test_survival_estimator_separates_a_limit_from_pure_one_over_n() -> None:
     widths = [64, 128, 256, 512]
 
@@ -190,9 +166,9 @@ def test_survival_estimator_separates_a_limit_from_pure_one_over_n() -> None:
                          "D1": -0.01 / n, "D1_se": 1e-4 / n, "A0": 0.0})
         return Table(rows)
 
-    survives = nfd2025.estimate_survival(table(-0.02, -0.2), 0.95)
+    survives = survival.estimate_survival(table(-0.02, -0.2), 0.95)
     assert -2 < survives.ci[0][0] and survives.ci[0][1] < 0  # log10 0.02 = -1.7
-    vanishes = nfd2025.estimate_survival(table(0.0, -0.5), 0.95)
+    vanishes = survival.estimate_survival(table(0.0, -0.5), 0.95)
     assert vanishes.ci[0][1] < -2  # no limit: below the band
 
 
@@ -201,7 +177,7 @@ def test_norm_contrast_estimator() -> None:
     for cell, depth in enumerate((8, 16, 32, 64)):
         rows.append({"depth": depth, "preact": True, "log_ratio": 0.5, "log_ratio_se": 0.01, "cell": cell})
         rows.append({"depth": depth, "preact": False, "log_ratio": 0.05 * depth, "log_ratio_se": 0.01, "cell": cell})
-    est = nfd2025.estimate_norms(Table(rows), 0.95)
+    est = norms.estimate_norms(Table(rows), 0.95)
     assert est.value == pytest.approx(0.05, abs=1e-6) and est.ci[0][0] > 0.04
 
 
