@@ -48,6 +48,10 @@ Positive control (an implementation in which a claimed effect exists by construc
   default: A_2 holds, -1.26 [-1.95, -0.56]; A_1 inconclusive, -1.58 [-3.01, -0.14]; the output-level
   D_2 violated, -0.89 [-1.16, -0.61]: the output-level term follows the initial backward pass, not
   the SGD-created coupling, so no rate makes it decay as L^-2 (nfd2025.md section 15).
+- ``post-constant-multiplier``: post-activation blocks with the constant multiplier 1/4 in place of
+  1/sqrt(L) (pre-activation blocks unchanged). Each post-activation ReLU block then multiplies
+  E|h|^2 by about 1 + a^2 = 1.0625, so log E[|h_L|^2/|h_1|^2] grows like 0.06 (L - 1): exponential
+  growth in depth, which nfd.preact_stable_postact_explodes must rate holds (nfd2025.md section 16).
 """
 from __future__ import annotations
 
@@ -150,6 +154,10 @@ NFD_POSITIVE_CONTROLS: dict[str, Any] = {
                        "with it every SGD-created reused-weight coupling term, shrinks as L^-3/2, so the accumulated "
                        "coupling decays as L^-3/2 by the power counting of nfd2025.md section 3",
                        lr_depth_exponent=1.5, lr_scale=4.0 ** 1.5),
+        SpecDefect("post-constant-multiplier", "post-activation blocks built with the constant branch multiplier 1/8 "
+                   "(1/sqrt(L) at L = 64, kept at every depth) while declaring 1/sqrt(L); pre-activation blocks "
+                   "unchanged: each post-activation ReLU block multiplies E|h|^2 by about 1 + 1/64, so the log-norm "
+                   "grows linearly in L (exponent 1)", lambda s: s if s.preact else s.with_(beta=0.0, scale=0.125)),
     )
 }
 for _name, _control in {**NFD_CONTROLS, **NFD_POSITIVE_CONTROLS}.items():  # resolvable by name (--impl, tests)

@@ -144,6 +144,8 @@ class RunResult:
     sqrt(n) q_l c_l: a per-layer increment a * c_l in O(1) coordinate units
     (claims/catalogue/nfd2025.md).
     norm_ratio (S, T+1) with the norm records: |h_L|^2 / |h_0|^2, mean over training inputs.
+    norm_ratio_h1 (S, T+1) with the norm records: |h_L|^2 / |h_1|^2 (from the first block's output, so
+    that a post-activation network's first nonlinearity is not counted as depth growth), the same means.
     first_update, first_change (S, T+1, L) with the norm records of res3 blocks h + a V phi(W h):
     |(W_l(t) - W_l(0)) h_{l-1}(t)| / |W_l(0) h_{l-1}(t)| and |u_l(t) - u_l(0)| / |u_l(0)|, u_l = W_l h_{l-1},
     means over training inputs.
@@ -156,6 +158,7 @@ class RunResult:
     loss: torch.Tensor
     coupling: torch.Tensor | None = None
     norm_ratio: torch.Tensor | None = None
+    norm_ratio_h1: torch.Tensor | None = None
     first_update: torch.Tensor | None = None
     first_change: torch.Tensor | None = None
     features: torch.Tensor | None = None

@@ -38,10 +38,7 @@ FINDINGS = sorted({cid for (impl, budget, cid), (verdict, _) in EXPECTED.items()
 NOT_REJECTED = {
 }
 # findings without a positive control yet, and positive controls their measurement does not rate holds
-NO_POSITIVE = {
-    "nfd.preact_stable_postact_explodes": (
-        "false by construction under 1/sqrt(L) branches (mean field: both rates tend to 0); the redesign of this "
-        "claim declares an implementation in which post-activation norms explode"),
+NO_POSITIVE: dict[str, str] = {
 }
 POSITIVE_NOT_HOLDING = {
     ("nfd.sgd_coupling_depth", "sgd-rate-decay"): (

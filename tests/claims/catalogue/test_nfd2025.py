@@ -54,6 +54,7 @@ PINNED_READINGS = {
         for stat, pred, tol in (("A", -1.5, 1.0), ("D", -2.0, 0.5)) for t in (1, 2)},
     "nfd.preact_stable_postact_explodes": {
         name: (None, None, False) for name in ("init/post-h", "init/post-phi", "trained/post-h", "trained/post-phi")},
+    "nfd.preact_norm_bounded_depth": {"init": (None, None, False), "trained": (None, None, False)},
     "nfd.gia_valid_at_infinite_depth": {
         name: (None, None, False) for name in ("independent/f", "independent/loss", "paired/f", "paired/loss")},
     "nfd.two_layer_block_collapse": {"weight-update": (None, None, False), "total-change": (None, None, False)},
@@ -131,20 +132,27 @@ def test_total_feature_change_of_the_first_layer_does_not_collapse() -> None:
     assert entry["verdict"] == "violated", entry["message"]
 
 
-def test_postactivation_does_not_explode_at_init(smoke: dict) -> None:
+def test_postactivation_log_norm_stays_bounded_in_depth(smoke: dict) -> None:
+    """The finding: the post-activation log-norm does not grow linearly in L (exponent far below 1/2)."""
     entry = smoke["nfd.preact_stable_postact_explodes"]
-    assert entry["verdict"] == "violated" and _ci(entry)[1] < 0.01, entry["message"]
+    assert entry["verdict"] == "violated" and _ci(entry)[1] < 0.5, entry["message"]
+    assert entry["counted_readings"]["violated"] == 4, entry["message"]
 
 
-def test_norm_claim_can_hold_when_only_postactivation_explodes() -> None:
-    """Positive control: without the 1/sqrt(L) multiplier post-activation ReLU blocks explode faster
-    than pre-activation ones at init, and the claim's estimator says so (trained without the
-    multiplier, the deepest networks overflow: those readings are errors, not verdicts)."""
+def test_preactivation_log_norm_stops_growing(smoke: dict) -> None:
+    entry = smoke["nfd.preact_norm_bounded_depth"]
+    assert entry["verdict"] == "holds", entry["message"]
+
+
+def test_overflowing_depths_are_left_out_of_the_fits() -> None:
+    """Without the multiplier the deeper trained networks overflow: those depths are dropped and
+    named, and the init reading still rejects the control."""
     impl, _ = resolve("no-depth-multiplier")
-    claim = select(["nfd.preact_stable_postact_explodes"])[0]
-    for reading in (r for r in claim.readings if r.name.startswith("init/")):
-        entry = run_claim(claim.under(reading), impl, "smoke", seed=0)
-        assert entry["verdict"] == "holds", entry["message"]
+    claim = select(["nfd.preact_norm_bounded_depth"])[0]
+    entry = run_claim(claim, impl, "smoke", seed=0)
+    trained = _reading(entry, "trained")
+    assert _reading(entry, "init")["verdict"] == "violated", entry["message"]
+    assert trained["verdict"] != "error" and "overflowed" in trained["message"], trained["message"]
 
 
 def test_same_seed_same_numbers() -> None:
@@ -172,13 +180,20 @@ def test_survival_estimator_separates_a_limit_from_pure_one_over_n() -> None:
     assert vanishes.ci[0][1] < -2  # no limit: below the band
 
 
-def test_norm_contrast_estimator() -> None:
-    rows = []
-    for cell, depth in enumerate((8, 16, 32, 64)):
-        rows.append({"depth": depth, "preact": True, "log_ratio": 0.5, "log_ratio_se": 0.01, "cell": cell})
-        rows.append({"depth": depth, "preact": False, "log_ratio": 0.05 * depth, "log_ratio_se": 0.01, "cell": cell})
-    est = norms.estimate_norms(Table(rows), 0.95)
-    assert est.value == pytest.approx(0.05, abs=1e-6) and est.ci[0][0] > 0.04
+def test_norm_estimators_tell_bounded_from_exponential_growth() -> None:
+    depths = (8, 16, 32, 64, 128)
+
+    def table(law) -> Table:  # noqa: ANN001
+        return Table([{"depth": d, "log_ratio": law(d), "log_ratio_se": 0.01, "cell": i} for i, d in enumerate(depths)])
+
+    bounded = table(lambda d: (d - 1) * math.log1p(0.5 / d))  # pre-activation mean field: -> 1/2
+    linear = table(lambda d: 0.05 * (d - 1))  # exponential growth of the norm
+    assert abs(norms.estimate_bounded(bounded, 0.95).value) < 0.04  # derived about 0.025 over these depths
+    assert norms.estimate_bounded(linear, 0.95).value > 1.0
+    assert norms.estimate_divergence(linear, 0.95).value == pytest.approx(1.0, abs=0.05)
+    assert norms.estimate_divergence(bounded, 0.95).value < 0.1
+    dropped = Table([*bounded.rows[:-1], {"depth": 128, "overflowed": 3.0, "cell": 4}])
+    assert "L=128: 3" in norms.estimate_bounded(dropped, 0.95).notes
 
 
 # ---------------------------------------------------------------------------------------------
