@@ -93,6 +93,10 @@ class Run:
                      this run's initial training features: a fresh matrix in law, paired with W_l(0).
       "independent"  construction (b): B_l(0) an independent copy.
       "untransposed" the transpose bug (W where W^T belongs); exists for the ``transpose-bug`` control.
+    ``decouple_from`` = s > 0 backprops through the forward weights at steps t < s and through the run's
+    backward matrix from step s on (B_l(0) is still built from the initial features): with s = 1 the
+    first update equals the true run's, so a difference between the runs is made from the second
+    backward pass on, without the initial pass's coupling carried forward.
     ``lr_factor`` multiplies the SGD rate of every trained group (a number), or of the groups named in a
     mapping (LR_GROUPS: "V", the block's output matrix; "W", res3's first internal layer); input and
     readout layers are frozen. Runs that differ only in ``lr_factor`` train the same initial networks
@@ -107,10 +111,13 @@ class Run:
     record_norms: bool = False  # norm ratio and, for res3, the first internal layer's updates
     record_features: bool = False  # relative feature updates of every block (the coord check)
     lr_factor: float | Mapping[str, float] = 1.0
+    decouple_from: int = 0  # first step whose backward pass uses ``backward``; earlier ones reuse the weights
 
     def __post_init__(self) -> None:
         if self.backward not in BACKWARDS:
             raise ValueError(f"Run.backward={self.backward!r} is invalid; allowed: {', '.join(BACKWARDS)}")
+        if not (isinstance(self.decouple_from, int) and self.decouple_from >= 0):
+            raise ValueError(f"Run.decouple_from={self.decouple_from!r} is invalid: expected a step number >= 0")
         if self.depth < 1:
             raise ValueError(f"Run.depth={self.depth} is invalid: expected a positive integer")
         factors = self.lr_factor if isinstance(self.lr_factor, Mapping) else {"every group": self.lr_factor}

@@ -37,10 +37,11 @@ def sweep(axes: Mapping[str, Sequence[Any]], nets: int, reps: int = 1, inner: Ma
 
 
 def train_cell(ctx: CellContext, depth_runs: Sequence[int], steps: int, decoupled: bool, fine: int | None = None,
-               record: bool = True, features: bool = False) -> tuple[dict, str]:
+               record: bool = True, features: bool = False, decouple_from: int = 0) -> tuple[dict, str]:
     """Train the cell's ensemble through the training contract (the plug-in's network): a true run
     (coupling recorded when ``record``) and optionally a paired decoupled run at every depth in
-    ``depth_runs``, all from one set of (depth-coupled) initial weights; also says which network."""
+    ``depth_runs`` (decoupled from step ``decouple_from`` on: Run.decouple_from), all from one set of
+    (depth-coupled) initial weights; also says which network."""
     p = ctx.params
     if trainer_for(ctx.impl) is None:
         raise NotImplementedError(f"{getattr(ctx.impl, 'name', ctx.impl)!r} has no training step (Capability.TRAIN_STEP with "
@@ -52,7 +53,7 @@ def train_cell(ctx: CellContext, depth_runs: Sequence[int], steps: int, decouple
     for d in depth_runs:
         runs.append(Run(f"true{d}", d, "reuse", record_coupling=record, record_features=features))
         if decoupled:
-            runs.append(Run(f"dec{d}", d, "paired"))
+            runs.append(Run(f"dec{d}", d, "paired", decouple_from=decouple_from))
     path = p.get("path") or default_path(int(p["width"]), cfg, len(runs))
     return train_with(ctx.impl, spec, cfg, ctx.networks, ctx.generator(0), runs, path=path,
                       fine_depth=fine or max(depth_runs))
