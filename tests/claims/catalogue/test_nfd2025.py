@@ -36,13 +36,14 @@ def _ci(entry: dict) -> tuple[float, float]:
     return (-math.inf if lo is None else lo, math.inf if hi is None else hi)
 
 
-def test_nine_claims_registered_with_sweeps_and_controls() -> None:
+def test_the_nfd_claims_are_registered_with_sweeps_and_controls() -> None:
     assert {c.id for c in NFD} >= {  # the coord check (coord_check.py) shares the prefix
         "nfd.init_coupling_width", "nfd.init_coupling_depth_uniform", "nfd.sgd_coupling_survives_width",
         "nfd.sgd_coupling_depth", "nfd.depth_error", "nfd.preact_stable_postact_explodes",
-        "nfd.gia_valid_at_infinite_depth", "nfd.two_layer_block_collapse", "nfd.depth_aware_lr_restores"}
-    for c in NFD:
-        assert c.controls and all(name in CONTROLS for name in c.controls)
+        "nfd.gia_valid_at_infinite_depth", "nfd.two_layer_block_collapse", "nfd.depth_aware_lr_restores",
+        "nfd.preact_norm_bounded_depth"}
+    for c in NFD:  # a finding may list only a positive control
+        assert (c.controls or c.positive_controls) and all(n in CONTROLS for n in c.controls + c.positive_controls)
 
 
 # The readings as declared (name: prediction, tolerance, degenerate), amendments included (amendments.toml):
@@ -145,14 +146,15 @@ def test_preactivation_log_norm_stops_growing(smoke: dict) -> None:
 
 
 def test_overflowing_depths_are_left_out_of_the_fits() -> None:
-    """Without the multiplier the deeper trained networks overflow: those depths are dropped and
-    named, and the init reading still rejects the control."""
+    """Without the multiplier the deeper trained networks overflow: those depths are dropped (the
+    reading is undecided, not an error; the notes name them: test_norm_estimators_...), and the init
+    reading still rejects the control."""
     impl, _ = resolve("no-depth-multiplier")
     claim = select(["nfd.preact_norm_bounded_depth"])[0]
     entry = run_claim(claim, impl, "smoke", seed=0)
     trained = _reading(entry, "trained")
     assert _reading(entry, "init")["verdict"] == "violated", entry["message"]
-    assert trained["verdict"] != "error" and "overflowed" in trained["message"], trained["message"]
+    assert trained["verdict"] in ("inconclusive", "violated"), trained["message"]
 
 
 def test_same_seed_same_numbers() -> None:
