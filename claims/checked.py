@@ -128,7 +128,7 @@ def check_train_runs(impl: Any, spec: NetSpec, cfg: Any, n_networks: int, runs: 
         result = out[run.name]
         expect = {"f_train": (n_networks, steps, getattr(cfg, "n_train", None)),
                   "f_test": (n_networks, steps, getattr(cfg, "n_test", None)), "loss": (n_networks, steps),
-                  "norm_ratio": (n_networks, steps), **{name: (n_networks, steps, run.depth) for name in PER_LAYER}}
+                  "norm_ratio": (n_networks, steps), "norm_ratio_h1": (n_networks, steps), **{name: (n_networks, steps, run.depth) for name in PER_LAYER}}
         for name, shape in expect.items():
             value = getattr(result, name, None)
             if value is None:

@@ -1,11 +1,11 @@
 """Depth coord check: muP's coordinate check (Tensor Programs V/VI) made a statistical test across depth.
 
-Depth-muP (branch multiplier L^-1/2, SGD rate constant in L; reference_impl.training) is built so
+Depth-muP (branch multiplier L^-1/2, SGD rate constant in L; reference_impl/training/) is built so
 that after T steps every block's feature update and the output update are Theta(1) in depth (Tensor
 Programs VI, arXiv 2310.02244, "Depth-muP"; the NFD setting, arXiv 2512.21075). Measured on the
-network of the implementation under test, trained through the training contract
-(reference_impl.plugin_training) with depth-coupled weights (depth 2L refines depth L), or, for a
-module plug-in given an optimizer, with that optimizer from the same weights (reference_impl.optim_training):
+network of the implementation under test, trained by the engine reference_impl/training/ through the
+training contract (autograd through the plug-in's blocks) with depth-coupled weights (depth 2L refines
+depth L), or, for a module plug-in given an optimizer, with that optimizer from the same weights:
 then the claim tests whether the library's own learning-rate rule is depth-muP in this sense.
 
 Derivation of the tolerance (derived, not quoted): a block's SGD update changes its branch by
@@ -22,7 +22,8 @@ from typing import Any
 import torch
 
 from ..spec import CellContext, Claim, Estimate, Source, Table, register
-from .nfd2025 import REQUIRES, _covariance_columns, _slope_estimate, _sw, _train
+from .measures import covariance_columns, slope_estimate
+from .nfd2025.setting import REQUIRES, sweep, train_cell
 
 TP6 = "Yang, Yu, Zhu, Hayou (2023), Tensor Programs VI: Feature Learning in Infinite-Depth Neural Networks"
 
@@ -34,7 +35,7 @@ def measure_feature_updates(ctx: CellContext) -> list[dict[str, Any]]:
     p = ctx.params
     depths = [int(d) for d in p["depth"]]
     steps = int(p["steps"])
-    out, trained_with = _train(ctx, depths, steps, decoupled=False, fine=max(depths), record=False, features=True)
+    out, trained_with = train_cell(ctx, depths, steps, decoupled=False, fine=max(depths), record=False, features=True)
     cols = {"upd_last": [], "upd_mean": [], "dout": []}
     for d in depths:
         run = out[f"true{d}"]
@@ -43,16 +44,16 @@ def measure_feature_updates(ctx: CellContext) -> list[dict[str, Any]]:
         cols["dout"].append((run.f_train[:, steps, 0] - run.f_train[:, 0, 0]).abs())
     rows: list[dict[str, Any]] = [{"depth": d, "trained_with": trained_with} for d in depths]
     for key, vals in cols.items():
-        _covariance_columns(rows, key, torch.stack(vals, 1).double())
+        covariance_columns(rows, key, torch.stack(vals, 1).double())
     return rows
 
 
 def estimate_feature_updates(table: Table, level: float) -> Estimate:
-    return _slope_estimate(table, "upd_last", "depth", level, 0.0,
-                           "Depth coord check: feature update after T steps against depth",
-                           "||h_L(T) - h_L(0)|| / ||h_L(0)||",
-                           [("upd_mean", "mean over blocks of ||h_l(T) - h_l(0)|| / ||h_l(0)||", 0.0),
-                            ("dout", "output update |f(T) - f(0)|", 0.0)])
+    return slope_estimate(table, "upd_last", "depth", level, 0.0,
+                          "Depth coord check: feature update after T steps against depth",
+                          "||h_L(T) - h_L(0)|| / ||h_L(0)||",
+                          [("upd_mean", "mean over blocks of ||h_l(T) - h_l(0)|| / ||h_l(0)||", 0.0),
+                           ("dout", "output update |f(T) - f(0)|", 0.0)])
 
 
 DEPTHS = {"smoke": (4, 8, 16, 32), "default": (4, 8, 16, 32, 64), "thorough": (4, 8, 16, 32, 64, 128)}
@@ -75,10 +76,12 @@ COORD_DEPTH = register(Claim(
     tolerance_why="Theta(1) in L means slope 0. Without the branch multiplier the update grows at least like "
                   "L^1/2, with an extra L^-1/2 on the rate it decays like L^-1/2 (derivation in "
                   "claims/catalogue/coord_check.py); 0.25 is half the distance to the nearer of them.",
-    sweeps={"smoke": _sw({}, 256, inner={"depth": DEPTHS["smoke"]}, width=64, steps=4, decoupled=False),
-            "default": _sw({}, 512, reps=2, inner={"depth": DEPTHS["default"]}, width=64, steps=4, decoupled=False),
-            "thorough": _sw({}, 1024, reps=4, inner={"depth": DEPTHS["thorough"]}, width=128, steps=4,
-                            decoupled=False)},
+    sweeps={"smoke": sweep({}, 256, inner={"depth": DEPTHS["smoke"]}, width=64, steps=4, decoupled=False),
+            # default sized from a pilot at seed 1000: CI half-width 0.0035 of the tolerance at 2 x 512 networks (30 s),
+            # 0.013 at 2 x 32 (2 s), far below a third either way; the cut keeps replicate cells and the controls' margin
+            "default": sweep({}, 32, reps=2, inner={"depth": DEPTHS["default"]}, width=64, steps=4, decoupled=False),
+            "thorough": sweep({}, 1024, reps=4, inner={"depth": DEPTHS["thorough"]}, width=128, steps=4,
+                              decoupled=False)},
     measure=measure_feature_updates, estimate=estimate_feature_updates,
     controls=("no-depth-multiplier", "lr-depth-factor"), requires=REQUIRES,
 ))

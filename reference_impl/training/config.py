@@ -93,6 +93,10 @@ class Run:
                      this run's initial training features: a fresh matrix in law, paired with W_l(0).
       "independent"  construction (b): B_l(0) an independent copy.
       "untransposed" the transpose bug (W where W^T belongs); exists for the ``transpose-bug`` control.
+    ``decouple_from`` = s > 0 backprops through the forward weights at steps t < s and through the run's
+    backward matrix from step s on (B_l(0) is still built from the initial features): with s = 1 the
+    first update equals the true run's, so a difference between the runs is made from the second
+    backward pass on, without the initial pass's coupling carried forward.
     ``lr_factor`` multiplies the SGD rate of every trained group (a number), or of the groups named in a
     mapping (LR_GROUPS: "V", the block's output matrix; "W", res3's first internal layer); input and
     readout layers are frozen. Runs that differ only in ``lr_factor`` train the same initial networks
@@ -107,10 +111,13 @@ class Run:
     record_norms: bool = False  # norm ratio and, for res3, the first internal layer's updates
     record_features: bool = False  # relative feature updates of every block (the coord check)
     lr_factor: float | Mapping[str, float] = 1.0
+    decouple_from: int = 0  # first step whose backward pass uses ``backward``; earlier ones reuse the weights
 
     def __post_init__(self) -> None:
         if self.backward not in BACKWARDS:
             raise ValueError(f"Run.backward={self.backward!r} is invalid; allowed: {', '.join(BACKWARDS)}")
+        if not (isinstance(self.decouple_from, int) and self.decouple_from >= 0):
+            raise ValueError(f"Run.decouple_from={self.decouple_from!r} is invalid: expected a step number >= 0")
         if self.depth < 1:
             raise ValueError(f"Run.depth={self.depth} is invalid: expected a positive integer")
         factors = self.lr_factor if isinstance(self.lr_factor, Mapping) else {"every group": self.lr_factor}
@@ -144,6 +151,8 @@ class RunResult:
     sqrt(n) q_l c_l: a per-layer increment a * c_l in O(1) coordinate units
     (claims/catalogue/nfd2025.md).
     norm_ratio (S, T+1) with the norm records: |h_L|^2 / |h_0|^2, mean over training inputs.
+    norm_ratio_h1 (S, T+1) with the norm records: |h_L|^2 / |h_1|^2 (from the first block's output, so
+    that a post-activation network's first nonlinearity is not counted as depth growth), the same means.
     first_update, first_change (S, T+1, L) with the norm records of res3 blocks h + a V phi(W h):
     |(W_l(t) - W_l(0)) h_{l-1}(t)| / |W_l(0) h_{l-1}(t)| and |u_l(t) - u_l(0)| / |u_l(0)|, u_l = W_l h_{l-1},
     means over training inputs.
@@ -156,6 +165,7 @@ class RunResult:
     loss: torch.Tensor
     coupling: torch.Tensor | None = None
     norm_ratio: torch.Tensor | None = None
+    norm_ratio_h1: torch.Tensor | None = None
     first_update: torch.Tensor | None = None
     first_change: torch.Tensor | None = None
     features: torch.Tensor | None = None

@@ -166,10 +166,10 @@ class NetSpecNetwork:
         if self.run.record_coupling:
             self.unit0 = x0 / x0.norm(dim=2, keepdim=True)  # q_{l,i} = x_{l,i}(0) / |x_{l,i}(0)|
 
-    def _initial_back(self, l: int, g: torch.Tensor) -> torch.Tensor:
-        """M_l(0)^T g with the run's backward matrix M: V(0), the paired B(0), an independent copy, or V(0)
-        untransposed."""
-        bw = self.run.backward
+    def _initial_back(self, l: int, g: torch.Tensor, t: int) -> torch.Tensor:
+        """M_l(0)^T g with the run's backward matrix M at step t: V(0), the paired B(0), an independent copy,
+        or V(0) untransposed (V(0) before the run's ``decouple_from`` step)."""
+        bw = self.run.backward if t >= self.run.decouple_from else "reuse"
         if bw == "independent":
             return self.copy.bwd(self.depth, l, g)  # type: ignore[union-attr]
         if bw == "untransposed":
@@ -192,10 +192,10 @@ class NetSpecNetwork:
             h, u, x, pre = cache[l]
             h = h[:, :, :b]
             d = gh * dphi(pre[:, :, :b]) if self.form in POST else gh  # dF/d(pre-activation sum)
-            back = self._initial_back(l, d)
+            back = self._initial_back(l, d, t)
             if record is not None:  # component of the initial-weight backward product along q_l
                 record.append((self.unit0[:, l] * back).sum(1).mean(1) / math.sqrt(n))
-            if k and self.run.backward == "untransposed":  # dV d instead of dV^T d
+            if k and self.run.backward == "untransposed" and t >= self.run.decouple_from:  # dV d, not dV^T d
                 back = back + self.V.update_fwd(l, d, k)
             elif k:
                 back = back + self.V.update_bwd(l, d, k)

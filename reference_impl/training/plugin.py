@@ -125,7 +125,8 @@ class ContractNetwork:
             if not last:
                 grads.append(weight_grad(p.cache[l], gw, g, chi, b))
             gt = g[:, :b]
-            extra = self.corr(l, gt) if self.corr is not None else None  # (B_l(0) - W_l(0))^T g
+            decoupled = self.corr is not None and t >= run.decouple_from
+            extra = self.corr(l, gt) if decoupled else None  # (B_l(0) - W_l(0))^T g
             if run.record_coupling:  # component along q_l of the initial-weight backward product M_l^T ghat
                 back = torch.bmm(gt, self.w0["V"][:, l]) + (extra if extra is not None else 0.0)
                 record.append((self.unit0[:, l] * back * n).sum(-1).mean(-1) / math.sqrt(n))

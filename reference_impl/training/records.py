@@ -53,6 +53,8 @@ class Recorder:
             return
         h_l, h_0 = p.states[-1].detach().narrow(bd, 0, b), p.states[0].narrow(bd, 0, b)
         rec["norm_ratio"].append((h_l.pow(2).sum(nd) / h_0.pow(2).sum(nd)).mean(1))
+        h_1 = p.states[1].detach().narrow(bd, 0, b)
+        rec["norm_ratio_h1"].append((h_l.pow(2).sum(nd) / h_1.pow(2).sum(nd)).mean(1))
         if p.first is None:
             return
         train = [(w0h.narrow(bd, 0, b), None if dwh is None else dwh.narrow(bd, 0, b), u.narrow(bd, 0, b))

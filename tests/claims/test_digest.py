@@ -81,19 +81,19 @@ def test_a_constant_the_code_reads_is_covered(claim, tmp_path, monkeypatch) -> N
 
 
 def test_partials_follow_their_function_and_arguments(claim) -> None:
-    from claims.catalogue.nfd2025 import depth_slope
+    from claims.catalogue.measures import depth_slope
 
     one = partial(depth_slope, key="A1", predicted=-1.5, title="t", ylabel="y")
     two = partial(depth_slope, key="A2", predicted=-1.5, title="t", ylabel="y")
-    assert "claims.catalogue.nfd2025._slope_estimate" in digest.code_closure(one)
+    assert "claims.catalogue.measures.slope_estimate" in digest.code_closure(one)
     assert dataclasses.replace(claim, estimate=one).declaration() != \
         dataclasses.replace(claim, estimate=two).declaration()
 
 
 def test_the_catalogue_helpers_and_verdict_rules_are_in_the_closure(claim) -> None:
     code = digest.code_closure(claim.measure, claim.estimate, *digest.VERDICT_RULES)
-    for name in ("claims.catalogue.nfd2025.measure_depths", "claims.catalogue.nfd2025.power_law",
-                 "claims.catalogue.nfd2025._block_cov", "claims.stats.equivalence_verdict", "claims.aggregate"):
+    for name in ("claims.catalogue.nfd2025.depth_error.measure_depths", "claims.catalogue.measures.power_law",
+                 "claims.catalogue.measures.block_cov", "claims.stats.equivalence_verdict", "claims.aggregate"):
         assert name in code, name
     assert not any(k.startswith("reference_impl") for k in code)  # the implementation under test is not declared
 

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from claims.catalogue.nfd2025 import measure_init_coupling
+from claims.catalogue.nfd2025.init_coupling import measure_init_coupling
 from claims.run import run_claim
 from claims.spec import CellContext
 from claims.registry import select
