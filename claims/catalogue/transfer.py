@@ -120,10 +120,11 @@ def _fit_depths(log_depth: np.ndarray, log_rate: np.ndarray, means: np.ndarray) 
 
 
 def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
-    """Percentile interval; undetermined (nan) resamples count as -inf below and +inf above."""
+    """Percentile interval (order statistics, no interpolation); undetermined (nan) resamples count as
+    -inf below and +inf above."""
     a = (1 - level) / 2
-    return (float(np.quantile(np.where(np.isnan(values), -np.inf, values), a)),
-            float(np.quantile(np.where(np.isnan(values), np.inf, values), 1 - a)))
+    return (float(np.quantile(np.where(np.isnan(values), -np.inf, values), a, method="lower")),
+            float(np.quantile(np.where(np.isnan(values), np.inf, values), 1 - a, method="higher")))
 
 
 def estimate_transfer(table: Table, level: float) -> Estimate:
@@ -239,8 +240,7 @@ ONE_LAYER = register(Claim(
                             "default": (32, 32, (4, 8, 16, 32), GRID),
                             "thorough": (512, 64, (4, 8, 16, 32, 64), GRID + (2.0 ** 6.5, 2.0 ** 7))}),
     measure=measure_transfer, estimate=estimate_transfer,
-    controls=("standard-parametrization", "lr-depth-factor"), positive_controls=("depth-invariant-training",),
-    requires=REQUIRES,
+    controls=("standard-parametrization", "lr-depth-factor"), requires=REQUIRES,
 ))
 
 CORRECTION = ("NFD v1 abstract: 'a simple depth-aware learning-rate correction that counteracts this collapse and "
