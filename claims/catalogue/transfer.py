@@ -40,6 +40,7 @@ LOSS_CAP = 1e6  # training loss of a diverged network (inf / nan or larger)
 WINDOW = 5  # grid points of the quadratic fit around the measured minimum
 BOOTSTRAP = 1000  # resamples of the networks
 BOOTSTRAP_SEED = 0  # the estimator's own stream: the same data give the same interval
+FIGURE_CEILING = 3.0  # the figure leaves out rates whose mean loss exceeds this times that at the smallest rate
 
 
 # ------------------------------------------------------------------------------------------------
@@ -175,7 +176,8 @@ def _cell_mean(flat: np.ndarray, n_per_cell: Sequence[int]) -> np.ndarray:
 
 def _figure(table: Table, depths: Sequence[int], rates: np.ndarray, log_rate: np.ndarray, point: Mapping[str, Any],
             block: str) -> dict[str, Any]:
-    """Loss after T steps against the rate, one series per depth with its fitted quadratic, and the
+    """Loss after T steps against the rate, one series per depth with its fitted quadratic (rates whose
+    mean loss exceeds FIGURE_CEILING times that at the smallest rate left out: diverged), and the
     fitted optima (lr*(L), loss at lr*(L))."""
     series = []
     for j, d in enumerate(depths):
@@ -183,7 +185,9 @@ def _figure(table: Table, depths: Sequence[int], rates: np.ndarray, log_rate: np
         rows_rates = sorted({r["rate"] for r in rows})
         mean = [float(np.mean([r["loss"] for r in rows if r["rate"] == g])) for g in rows_rates]
         err = [float(1.96 * np.sqrt(np.mean([r["loss_se"] ** 2 for r in rows if r["rate"] == g]))) for g in rows_rates]
-        s: dict[str, Any] = {"label": f"L = {d}", "mean": {"x": rows_rates, "y": mean, "yerr": err}}
+        shown = [i for i, m in enumerate(mean) if m <= FIGURE_CEILING * mean[0]]  # leave out diverged rates
+        s: dict[str, Any] = {"label": f"L = {d}", "mean": {"x": [rows_rates[i] for i in shown],
+                                                           "y": [mean[i] for i in shown], "yerr": [err[i] for i in shown]}}
         w = point["window"][j]
         if math.isfinite(point["x"][j]) and w >= 0:
             x = log_rate[w:w + WINDOW]
@@ -195,7 +199,7 @@ def _figure(table: Table, depths: Sequence[int], rates: np.ndarray, log_rate: np
     series.append({"label": "fitted optimum lr*(L) and its loss",
                    "mean": {"x": [float(np.exp(point["x"][j])) for j in ok], "y": [float(np.exp(point["y"][j])) for j in ok],
                             "yerr": [0.0 for _ in ok]}})
-    return {"title": f"Training loss after T steps against the SGD rate, per depth ({block} blocks)",
+    return {"title": f"Loss after T steps against the SGD rate per depth ({block})",
             "xlabel": "SGD rate", "ylabel": "mean training loss after T steps", "xlog": True, "ylog": True,
             "series": series}
 
