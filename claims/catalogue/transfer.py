@@ -210,13 +210,17 @@ def _figure(table: Table, depths: Sequence[int], rates: np.ndarray, log_rate: np
 STEPS = 4  # SGD steps before the loss is read
 GRID = tuple(2.0 ** (k / 2) for k in range(-4, 13))  # rate factors 0.25 .. 64, half an octave apart
 SMOKE_GRID = tuple(2.0 ** (k / 2) for k in range(-4, 11))  # 0.25 .. 32 (depths up to 16)
+THOROUGH_CELLS = 4
 TRANSFER_FIXED = {**BASE, "n_train": 4, "input_dim": 4, "steps": STEPS, "path": "dense"}
 
 
 def _sweeps(block: str, sizes: Mapping[str, tuple[int, int, tuple[int, ...], tuple[float, ...]]],
             **fixed: Any) -> dict[str, Sweep]:
-    """One cell per budget (S networks, common random numbers over depths x rates)."""
-    return {b: Sweep(axes={}, replicates=1, networks=s, inner={"depth": depths, "lr_factor": grid},
+    """One cell per budget (S networks, common random numbers over depths x rates); thorough splits its
+    networks into THOROUGH_CELLS replicate cells (independent draws, pooled by the estimator's
+    stratified bootstrap) so that worker processes or a Dask cluster share it."""
+    return {b: Sweep(axes={}, replicates=THOROUGH_CELLS if b == "thorough" else 1,
+                     networks=s // THOROUGH_CELLS if b == "thorough" else s, inner={"depth": depths, "lr_factor": grid},
                      fixed={**TRANSFER_FIXED, "width": w, "block": block, **fixed})
             for b, (s, w, depths, grid) in sizes.items()}
 
