@@ -74,14 +74,14 @@ def _small(cfg: TrainConfig, depths: tuple[int, ...], impl_train=None) -> dict:
 
 def test_standard_parametrization_is_depth_mup_at_rate_lr_L_over_4() -> None:
     """Folding the multiplier into the weights is depth-muP at rate lr (L / 4)^(2 beta): exactly."""
-    cfg = TrainConfig(steps=3, lr=1.3, n_train=2, n_test=0)
-    sp = _small(cfg, (4, 8), TRANSFER_CONTROLS["standard-parametrization"].train_runs)
-    ref = _small(TrainConfig(steps=3, lr=1.3, lr_depth_exponent=-1.0, n_train=2, n_test=0), (4, 8),
-                 lambda *a, **k: train(*a, **k))
+    sp = _small(TrainConfig(steps=3, lr=1.3, n_train=2, n_test=0), (4, 8),
+                TRANSFER_CONTROLS["standard-parametrization"].train_runs)
+    scaled = _small(TrainConfig(steps=3, lr=1.3 / 4, lr_depth_exponent=-1.0, n_train=2, n_test=0), (4, 8))
+    plain = _small(TrainConfig(steps=3, lr=1.3, n_train=2, n_test=0), (4, 8))
     for name in ("L4", "L8"):
-        scaled = _small(TrainConfig(steps=3, lr=1.3 / 4, lr_depth_exponent=-1.0, n_train=2, n_test=0), (4, 8))
         assert torch.allclose(sp[name].loss, scaled[name].loss, rtol=1e-12, atol=0)
-    assert not torch.allclose(sp["L8"].loss, ref["L8"].loss)  # the base-depth factor 1/4 is applied
+    assert torch.allclose(sp["L4"].loss, plain["L4"].loss, rtol=1e-12, atol=0)  # equal to depth-muP at L = 4
+    assert not torch.allclose(sp["L8"].loss, plain["L8"].loss)  # and twice its rate at L = 8
 
 
 def test_depth_invariant_training_trains_the_shallowest_depth_with_fresh_networks() -> None:
