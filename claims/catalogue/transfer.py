@@ -272,7 +272,7 @@ TWO_LAYER = register(Claim(
                             "thorough": (512, 64, (4, 8, 16, 32, 64), GRID + (2.0 ** 6.5, 2.0 ** 7))},
                    first_layer_lr_exponent=0.5),  # the corrected network; the plain reading removes the correction
     measure=measure_transfer, estimate=estimate_transfer,
-    positive_controls=("depth-invariant-training",), requires=REQUIRES,  # no negative control: transfer.md section 6
+    controls=("standard-parametrization",), positive_controls=("depth-invariant-training",), requires=REQUIRES,
     readings=(
         Reading("suite-correction", CORRECTION + "; the correction read as the suite's derived one: W's SGD rate times "
                 "L^1/2, cancelling the L^-1/2 the chain rule puts on W's gradient (nfd2025.md section 10)",
