@@ -57,7 +57,7 @@ class BrokenImpl:
 def _controls() -> dict[str, Any]:
     """Every negative control: reference_impl's, plus those the catalogue's control modules register on
     import (training controls, Fischer's weight-law controls); the claims themselves are not needed."""
-    from .catalogue import fischer_controls, nfd_controls  # noqa: F401  (register on import)
+    from .catalogue import fischer_controls, nfd_controls, transfer_controls  # noqa: F401  (register on import)
 
     return CONTROLS
 
