@@ -171,7 +171,8 @@ def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
         raise UsageError(f"--{name} {value!r} is not allowed; choose one of: {', '.join(allowed)}")
 
 
-def _config(text: str | None) -> dict[str, Any] | None:
+def parse_config(text: str | None) -> dict[str, Any] | None:
+    """The --config JSON object (None when not given), checked against NetSpec and FIELD_RULES; UsageError if bad."""
     if text is None:
         return None
     try:
@@ -358,7 +359,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     _check_choice("dtype", args.dtype, ("float32", "float64"))
     _check_device(args.device)
     claims = select(args.claims)
-    config = _config(args.config)
+    config = parse_config(args.config)
     if config is not None:
         _check_memory(claims, args.budget, config, args.device, args.dtype)
         for claim in claims:  # a field the measurement ignores, or a degenerate value, is bad usage (exit 2)

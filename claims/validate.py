@@ -378,11 +378,13 @@ def probe_spec(params: Mapping[str, Any], device: str, dtype: str) -> NetSpec:
 def claim_probe_spec(claim: Any, budget: str, device: str, dtype: str,
                      config: Mapping[str, Any] | None = None) -> NetSpec:
     """The small network a claim's checks build: ``probe_spec`` of its sweep and config (a training
-    claim's network has no input layer: training supplies it)."""
+    claim's network has no input layer: training supplies it), in the claim's first declared block
+    form unless the sweep or config sets one."""
     sweep = claim.sweep(budget)
     params = {**sweep.fixed, **dict(config or {}), **sweep.axes, **sweep.inner}
     if claim.requires & Capability.TRAIN_STEP:
         params.pop("input_dim", None)
+    params.setdefault("block", claim.blocks[0])  # a claim derived for res3 only builds res3 blocks
     return probe_spec(params, device, dtype)
 
 
