@@ -109,6 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "claims: executable claims from the resnet-claims catalogue")
     for paper in ("marion", "nfd", "fischer"):
         config.addinivalue_line("markers", f"{paper}: claims from the {paper} paper")
+    config.addinivalue_line("markers", "init: the implementation check of the plug-in's own initialisation")
     config.stash[_BUDGET] = "default" if "claims" in (config.getoption("-m") or "") else "smoke"
     _check_options(config)
     name = config.getoption("--claims-expected") or config.getini("claims_expected")
