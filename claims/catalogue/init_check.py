@@ -185,7 +185,7 @@ INIT = register(Claim(
              f"correlations; width {INIT_WIDTH}, depth {INIT_DEPTH}, sigma_w2 {INIT_SIGMA_W2:g}, beta 1/2, relu and erf",
     estimand="the largest deviation among the statistics (family-wise)",
     prediction=0.0, tolerance=INIT_TOL, tolerance_why=INIT_WHY, prediction_origin="derived",
-    sweeps={"smoke": _sweep(1, 64), "default": _sweep(4, 64), "thorough": _sweep(8, 128)},
+    sweeps={"smoke": _sweep(2, 64), "default": _sweep(8, 128), "thorough": _sweep(16, 256)},  # init_check.md: pilot
     measure=measure_init, estimate=worst_deviation,
     controls=("branch-constant", "weight-variance-2", "sigma-ignored", "erf-half-argument"),
     requires=Capability.FORWARD_TRACE, honours=("block",), blocks=("res1", "res3"),
