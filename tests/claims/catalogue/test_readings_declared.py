@@ -104,4 +104,4 @@ def test_every_claim_and_reading_declares_its_kind() -> None:
         for reading in claim.readings:
             assert reading.kind is None or (reading.kind in KINDS and reading.kind_why), f"{claim.id}@{reading.name}"
     checks = {c.id for c in CLAIMS if c.kind == "implementation check"}
-    assert checks == {"nfd.depth_aware_lr_restores", "nfd.feature_learning_depth_uniform"}
+    assert checks == {"nfd.depth_aware_lr_restores", "nfd.feature_learning_depth_uniform", "init.netspec_law"}
