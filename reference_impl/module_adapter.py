@@ -82,6 +82,19 @@ def check_blocks_distinct(blocks: nn.Module, path: str) -> None:
             seen.setdefault(id(p), (k, name))
 
 
+SCOPE = ("the claims are about MLP residual networks with width-n hidden states (h_k a vector of n coordinates, dense "
+         "n x n block weights)")
+
+
+def check_mlp(blocks: nn.Module, path: str) -> None:
+    """Raise NotImplementedError (the plug-in declines: `not applicable`) with SCOPE when a residual block
+    contains a convolution: its hidden states are feature maps, outside what every claim is about."""
+    for name, module in blocks.named_modules():
+        if isinstance(module, nn.modules.conv._ConvNd):
+            raise NotImplementedError(f"{SCOPE}; '{path}.{name}' is a {type(module).__name__}, so this is a "
+                                      "convolutional ResNet (docs/plugins.md, 'Scope')")
+
+
 def check_initialised(net: nn.Module, used: tuple[str, ...]) -> None:
     """Raise ValueError naming a parameter the suite uses (under the paths ``used``) that holds NaN or Inf:
     reference_impl.netspec_modules.draw_block_weights leaves the parameters it does not draw NaN."""
@@ -204,11 +217,13 @@ class ModuleImpl:
         if self.draw is None:
             nets = [self.factory(spec, generator).requires_grad_(False) for _ in range(n_networks)]  # grads: torch.func
             for net in nets[:1]:
+                check_mlp(self.blocks_of(net), self.blocks)
                 check_blocks_distinct(self.blocks_of(net), self.blocks)
                 check_initialised(net, used)
             return ModuleEnsemble(self, supplied, nets[0], *stack_module_state(nets),
                                   self._supplied(supplied, n_networks, generator))
         net = self._network(spec)
+        check_mlp(self.blocks_of(net), self.blocks)
         drawn = dict(self.draw(spec, n_networks, generator))
         unknown = sorted(set(drawn) - {name for name, _ in net.named_parameters()})
         if unknown:

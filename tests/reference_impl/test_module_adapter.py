@@ -187,3 +187,30 @@ def test_the_suite_supplies_the_input_layer_a_module_lacks() -> None:
     again = impl.build(spec, 2, torch.Generator().manual_seed(1)).trace(x)
     assert torch.equal(h, again)
     validate(impl, spec, grad=True)
+
+
+class _ConvBlock(torch.nn.Module):
+    """torchvision's BasicBlock, written out: x + bn2(conv2(relu(bn1(conv1(x)))))."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(channels)
+        self.conv2 = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+
+
+def _conv_resnet(spec, generator):
+    net = torch.nn.Module()
+    net.blocks = torch.nn.ModuleList(_ConvBlock(4) for _ in range(spec.depth))
+    return net
+
+
+def test_a_conv_resnet_is_not_applicable_with_the_scope_sentence() -> None:
+    entry = run_claim(select(["marion.iid_sqrt_l_unique"])[0], ModuleImpl("conv", _conv_resnet), "smoke", 0)
+    assert entry["verdict"] == "not applicable"
+    assert "the claims are about MLP residual networks with width-n hidden states" in entry["message"]
+    assert "'blocks.0.conv1' is a Conv2d" in entry["message"]
