@@ -171,7 +171,8 @@ def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
         raise UsageError(f"--{name} {value!r} is not allowed; choose one of: {', '.join(allowed)}")
 
 
-def _config(text: str | None) -> dict[str, Any] | None:
+def parse_config(text: str | None) -> dict[str, Any] | None:
+    """The --config JSON object (None when not given), checked against NetSpec and FIELD_RULES; UsageError if bad."""
     if text is None:
         return None
     try:
@@ -290,9 +291,39 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
+PROGRESS_EVERY_S = 30.0  # a progress line at most this often for a claim still running
+PROGRESS_AFTER_S = 5.0  # the first line (with the estimate) once a claim's first cell took longer than this
+
+
+def line_progress(write, clock=None):  # type: ignore[no-untyped-def]
+    """A progress callback (claim id, cells done, cells) that writes lines: once the first cell of a claim
+    took more than PROGRESS_AFTER_S, its time and the estimate for the rest (the first cells' mean time per
+    cell times the cells left), then a line every PROGRESS_EVERY_S. For logs and CI, where no bar is drawn."""
+    import time
+
+    clock = clock or time.monotonic
+    state = {"claim": None, "start": clock(), "last": clock(), "shown": -math.inf}
+
+    def update(claim_id: str, done: int, total: int) -> None:
+        now = clock()
+        if claim_id != state["claim"] or done == 1:
+            state.update(claim=claim_id, start=state["last"], shown=-math.inf)
+        state["last"] = now
+        elapsed = now - state["start"]
+        first = state["shown"] == -math.inf and elapsed > PROGRESS_AFTER_S
+        if done < total and (first or now - state["shown"] >= PROGRESS_EVERY_S):
+            left = elapsed / done * (total - done)
+            write(f"  {claim_id}: {done}/{total} cells in {elapsed:.0f}s, about {left:.0f}s left")
+            state["shown"] = now
+
+    return update
+
+
 def _progress(quiet: bool):  # type: ignore[no-untyped-def]
-    if quiet or not sys.stderr.isatty():
+    if quiet:
         return None, None
+    if not sys.stderr.isatty():
+        return line_progress(lambda line: print(printable(line), file=sys.stderr, flush=True)), None
     from tqdm import tqdm
 
     bar = tqdm(total=0, unit="cell", file=sys.stderr, leave=False)
@@ -358,7 +389,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     _check_choice("dtype", args.dtype, ("float32", "float64"))
     _check_device(args.device)
     claims = select(args.claims)
-    config = _config(args.config)
+    config = parse_config(args.config)
     if config is not None:
         _check_memory(claims, args.budget, config, args.device, args.dtype)
         for claim in claims:  # a field the measurement ignores, or a degenerate value, is bad usage (exit 2)

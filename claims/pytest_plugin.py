@@ -30,6 +30,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--claims-device", default="cpu", help="device for claim tests (cpu, cuda)")
     g.addoption("--claims-select", nargs="*", default=None, help="claim ids or globs to collect")
     g.addoption("--impl", default=None, help="implementation under test (name or module:factory)")
+    g.addoption("--claims-config", default=None, metavar="JSON",
+                help="JSON object of parameters overriding the claims' fixed ones (as resnet-claims verify --config); "
+                     "a plug-in that declares its family needs none for its block form")
     g.addoption("--claims-expected", default=None,
                 help="file of expected non-holding verdicts (default: ini claims_expected)")
     parser.addini("claims_expected", "file listing expected non-holding verdicts: "
@@ -56,7 +59,8 @@ class ClaimItem(pytest.Item):
         cfg = self.config
         budget = claims_budget(cfg)
         impl, _ = resolve(cfg.getoption("--impl"))
-        entry = run_claim(self.claim, impl, budget, cfg.getoption("--claims-seed"), cfg.getoption("--claims-device"))
+        entry = run_claim(self.claim, impl, budget, cfg.getoption("--claims-seed"), cfg.getoption("--claims-device"),
+                          config=cfg.stash[_CONFIG])
         self.user_properties.append(("verdict", entry["verdict"]))
         verdict = entry["verdict"]
         expected_all = cfg.stash[_EXPECTED]
@@ -93,6 +97,7 @@ class ClaimItem(pytest.Item):
 
 _BUDGET = pytest.StashKey[str]()
 _EXPECTED = pytest.StashKey[dict]()
+_CONFIG = pytest.StashKey[object]()
 
 
 def claims_budget(config: pytest.Config) -> str:
@@ -104,6 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "claims: executable claims from the resnet-claims catalogue")
     for paper in ("marion", "nfd", "fischer"):
         config.addinivalue_line("markers", f"{paper}: claims from the {paper} paper")
+    config.addinivalue_line("markers", "init: the implementation check of the plug-in's own initialisation")
     config.stash[_BUDGET] = "default" if "claims" in (config.getoption("-m") or "") else "smoke"
     _check_options(config)
     name = config.getoption("--claims-expected") or config.getini("claims_expected")
@@ -137,6 +143,12 @@ def _check_options(config: pytest.Config) -> None:
     device = config.getoption("--claims-device")
     if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
         raise pytest.UsageError(f"--claims-device {device!r} is not allowed; choose one of: cpu, cuda, cuda:N")
+    from .cli import UsageError, parse_config
+
+    try:
+        config.stash[_CONFIG] = parse_config(config.getoption("--claims-config"))
+    except UsageError as err:
+        raise pytest.UsageError(f"--claims-config: {err}") from None
     patterns = config.getoption("--claims-select")
     if patterns:
         from .spec import ClaimError
@@ -161,5 +173,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     from .registry import select
 
+    from .configs import check_config
+    from .spec import ClaimError
+
     for claim in select(config.getoption("--claims-select")):
+        try:  # a field a claim does not honour stops pytest, as it stops resnet-claims verify (exit 2)
+            check_config(claim, config.stash[_CONFIG], claims_budget(config))
+        except ClaimError as err:
+            raise pytest.UsageError(f"--claims-config: {err}") from None
         items.append(ClaimItem.from_parent(session, name=claim.id, claim=claim))

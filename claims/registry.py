@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Sequence
 
-from .catalogue import coord_check, fischer2023, marion2022, nfd2025, nfd2025_v1, transfer  # noqa: F401  (register on import)
+from .catalogue import coord_check, fischer2023, init_check, marion2022, nfd2025, nfd2025_v1, transfer  # noqa: F401  (register on import)
 from .spec import Claim, ClaimError, registered
 
 

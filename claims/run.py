@@ -27,6 +27,7 @@ from .checked import CheckedImpl, Declined
 from .configs import check_config
 from .entries import declared_entry, fill_verdict, jsonable
 from .executors import TaskTimeout, WorkerDied, WorkerPool
+from .families import in_family
 from .identity import LOCAL_MEASURE, Identity, claim_identity, plugin_identity, suite_digest
 from .properties import property_entry
 from .readings import readings_entry
@@ -294,25 +295,53 @@ def run_claim(
     then one test, or a property over its configuration class; a claim with readings runs each one.
     A ``config`` field the claim does not honour, or a value it cannot take, raises ClaimError (bad usage)."""
     check_config(claim, config, budget, dtype)
+    config, outside = in_family(claim, impl, config, budget)
+    if outside is not None:  # the plug-in's family is outside the claim's derivation
+        return _refused(claim, budget, config, Problem("not applicable", outside), 0.0)
     if claim.readings:
         return _run_readings(claim, impl, budget, seed, device, dtype, config, execution)
     missing = claim.requires & ~impl.capabilities
     if missing:
-        entry = declared_entry(claim, budget)
-        entry.update(verdict="not applicable", estimate=None, ci=[None, None], seconds=0.0,
-                     message=f"plug-in {impl_name(impl)!r} lacks capability {missing}, which this claim requires")
-        return entry
-    start = time.perf_counter()
-    problem = _plugin_problem(claim, impl, budget, device, dtype, config, execution)
-    if problem is not None:  # broke the contract on a probe network (error), or declined the spec (not applicable)
-        entry = declared_entry(claim, budget)
-        entry["config"] = dict(config or {})
-        entry.update(verdict=problem.verdict, estimate=None, ci=[None, None], message=problem.message,
-                     seconds=time.perf_counter() - start)
-        return entry
+        return _refused(claim, budget, config, Problem(
+            "not applicable", f"plug-in {impl_name(impl)!r} lacks capability {missing}, which this claim requires"), 0.0)
     if claim.config_space is None or config is not None:
+        start = time.perf_counter()
+        problem = _plugin_problem(claim, impl, budget, device, dtype, config, execution)
+        if problem is not None:  # broke the contract on a probe network (error), or declined the spec (not applicable)
+            return _refused(claim, budget, config, problem, time.perf_counter() - start)
         return run_once(claim, impl, budget, seed, device, dtype, config, None, execution)
-    return property_entry(claim, budget, partial(run_once, claim, impl, budget, seed, device, dtype, execution=execution))
+    examples: list[dict[str, Any]] = []
+
+    def example(config: Mapping[str, Any], level: float) -> dict[str, Any]:
+        examples.append(_checked_once(claim, impl, budget, seed, device, dtype, config, level, execution))
+        return examples[-1]
+
+    entry = property_entry(claim, budget, example)
+    if examples and all(e["verdict"] == "not applicable" for e in examples):
+        entry["message"] = examples[0]["message"]  # every example declined: the plug-in's own reason
+    return entry
+
+
+def _refused(claim: Claim, budget: str, config: Mapping[str, Any] | None, problem: Problem,
+             seconds: float) -> dict[str, Any]:
+    """The entry of a claim that did not run: its verdict ('error' or 'not applicable') and why."""
+    entry = declared_entry(claim, budget)
+    entry["config"] = dict(config or {})
+    entry.update(verdict=problem.verdict, estimate=None, ci=[None, None], message=problem.message, seconds=seconds)
+    return entry
+
+
+def _checked_once(claim: Claim, impl: Any, budget: str, seed: int, device: str, dtype: str,
+                  config: Mapping[str, Any], level: float, execution: Execution | None = None) -> dict[str, Any]:
+    """One example of a property claim: its block form moved into the plug-in's declared family where the
+    claim's derivation covers it (claims.families), the plug-in checked on that example's probe network
+    (it may decline the example: that example is `not applicable`), then run_once."""
+    start = time.perf_counter()
+    config = in_family(claim, impl, config, budget)[0]  # an example's block form moved into the plug-in's family
+    problem = _plugin_problem(claim, impl, budget, device, dtype, config, execution)
+    if problem is not None:
+        return _refused(claim, budget, config, problem, time.perf_counter() - start)
+    return run_once(claim, impl, budget, seed, device, dtype, config, level, execution)
 
 
 def _run_readings(claim: Claim, impl: Any, budget: str, seed: int, device: str, dtype: str,

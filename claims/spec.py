@@ -168,6 +168,9 @@ class Claim:
     ``positive_controls`` are implementations in which the claimed effect exists by construction,
     which the same measurement must rate ``holds`` (required where the reference's verdict is a
     finding). ``declaration()`` is the digest pinned in claims/catalogue/declarations.txt.
+    ``blocks`` are the block forms (NetSpec.block) its prediction was derived for: on a plug-in that
+    declares its family (reference_impl.protocol.Family) the claim runs in one of them or is `not
+    applicable` (claims.families).
     """
 
     id: str
@@ -193,6 +196,7 @@ class Claim:
     kind: str = ""
     kind_why: str = ""
     positive_controls: tuple[str, ...] = ()
+    blocks: tuple[str, ...] = ("res1",)  # block forms the prediction was derived for (claims.families)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS or not self.kind_why.strip():

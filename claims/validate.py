@@ -378,12 +378,39 @@ def probe_spec(params: Mapping[str, Any], device: str, dtype: str) -> NetSpec:
 def claim_probe_spec(claim: Any, budget: str, device: str, dtype: str,
                      config: Mapping[str, Any] | None = None) -> NetSpec:
     """The small network a claim's checks build: ``probe_spec`` of its sweep and config (a training
-    claim's network has no input layer: training supplies it)."""
+    claim's network has no input layer: training supplies it), in the claim's first declared block
+    form unless the sweep or config sets one."""
     sweep = claim.sweep(budget)
     params = {**sweep.fixed, **dict(config or {}), **sweep.axes, **sweep.inner}
     if claim.requires & Capability.TRAIN_STEP:
         params.pop("input_dim", None)
+    params.setdefault("block", claim.blocks[0])  # a claim derived for res3 only builds res3 blocks
     return probe_spec(params, device, dtype)
+
+
+def _swept(sweep: Any, name: str) -> list[Any]:
+    """The values a sweep gives ``name`` (an axis or an inner axis), or [] when it is not swept."""
+    values = {**sweep.axes, **sweep.inner}.get(name)
+    return list(values) if isinstance(values, (list, tuple)) else []
+
+
+def check_beta_used(impl: Any, spec: NetSpec, betas: list[Any]) -> None:
+    """For a claim that sweeps beta: the probe network with the smallest and the largest beta (same seed)
+    must differ. Equal outputs mean the plug-in never applies spec.branch_multiplier (a = scale L^-beta),
+    and the claim would fit a growth that does not depend on beta at all."""
+    values = sorted({float(b) for b in betas})
+    if len(values) < 2 or spec.depth < 2 or spec.scale == 0:
+        return
+    lo, hi = (spec.with_(beta=b) for b in (values[0], values[-1]))
+    gen = _generator(spec, 12345 + 5)
+    x = torch.randn(PROBE_NETWORKS, PROBE_BATCH, spec.input_dim or spec.width, generator=gen, dtype=spec.torch_dtype,
+                    device=spec.device)
+    traces = [build_probe(impl, s, PROBE_NETWORKS, 12345).trace(x) for s in (lo, hi)]
+    if close(traces[0], traces[1], spec.torch_dtype)[0]:
+        raise contract_error(impl, spec, f"the network's growth does not depend on spec.beta: is the multiplier applied? "
+                                         f"trace(x) is the same at beta = {values[0]:g} and beta = {values[-1]:g} (depth "
+                                         f"{spec.depth}); expected the branch multiplier a = spec.branch_multiplier "
+                                         "= scale L^-beta on every residual branch")
 
 
 def validate_for_claim(claim: Any, impl: Any, budget: str, device: str, dtype: str,
@@ -399,6 +426,7 @@ def validate_for_claim(claim: Any, impl: Any, budget: str, device: str, dtype: s
     try:
         validate(impl, spec, grad=bool(claim.requires & Capability.GRAD_TRACE),
                  train=bool(claim.requires & Capability.TRAIN_STEP))
+        check_beta_used(impl, spec, _swept(claim.sweep(budget), "beta"))
     except Unsupported as exc:
         return Problem("not applicable", str(exc))
     except ValidationError as exc:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from .protocol import Capability, NetSpec
+from .protocol import Capability, Family, NetSpec
 
 Factory = Callable[[NetSpec, torch.Generator], nn.Module]
 Draw = Callable[[NetSpec, int, torch.Generator], Mapping[str, torch.Tensor]]  # (spec, S, generator) -> name -> (S, ...)
@@ -69,11 +69,49 @@ def networks_states(nets: list[nn.Module], h: torch.Tensor) -> list[torch.Tensor
                         {k: torch.stack([b[k] for b in buffers]) for k in buffers[0]}, h)
 
 
+def check_blocks_distinct(blocks: nn.Module, path: str) -> None:
+    """Raise ValueError when two residual blocks hold the same parameter tensor (one block object put in
+    every layer, or a weight tied across layers): the contract's networks have a weight per layer."""
+    seen: dict[int, tuple[int, str]] = {}
+    for k, block in enumerate(blocks):
+        for name, p in block.named_parameters():
+            if id(p) in seen and seen[id(p)][0] != k:
+                first, other = seen[id(p)]
+                raise ValueError(f"blocks share parameters: '{path}.{first}.{other}' and '{path}.{k}.{name}' are one "
+                                 "tensor (one block object used in several layers?); build a new block per layer")
+            seen.setdefault(id(p), (k, name))
+
+
+SCOPE = ("the claims are about MLP residual networks with width-n hidden states (h_k a vector of n coordinates, dense "
+         "n x n block weights)")
+
+
+def check_mlp(blocks: nn.Module, path: str) -> None:
+    """Raise NotImplementedError (the plug-in declines: `not applicable`) with SCOPE when a residual block
+    contains a convolution: its hidden states are feature maps, outside what every claim is about."""
+    for name, module in blocks.named_modules():
+        if isinstance(module, nn.modules.conv._ConvNd):
+            raise NotImplementedError(f"{SCOPE}; '{path}.{name}' is a {type(module).__name__}, so this is a "
+                                      "convolutional ResNet (docs/plugins.md, 'Scope')")
+
+
+def check_initialised(net: nn.Module, used: tuple[str, ...]) -> None:
+    """Raise ValueError naming a parameter the suite uses (under the paths ``used``) that holds NaN or Inf:
+    reference_impl.netspec_modules.draw_block_weights leaves the parameters it does not draw NaN."""
+    for name, p in net.named_parameters():
+        if any(name.startswith(u + ".") for u in used) and not bool(torch.isfinite(p).all()):
+            raise ValueError(f"parameter '{name}' is not finite: parameters outside the drawn block weights are "
+                             "uninitialised (draw_block_weights draws only the named weights); set them in the factory")
+
+
 class ModuleEnsemble:
-    """S copies of one nn.Module ResNet with stacked parameters; one vmapped call per layer."""
+    """S copies of one nn.Module ResNet with stacked parameters; one vmapped call per layer.
+
+    ``supplied_input`` (S, n, d): the suite's frozen input layer, for a spec with an input layer when the
+    module has none (ModuleImpl's ``input`` is None)."""
 
     def __init__(self, impl: "ModuleImpl", spec: NetSpec, template: nn.Module, params: Mapping[str, torch.Tensor],
-                 buffers: Mapping[str, torch.Tensor]) -> None:
+                 buffers: Mapping[str, torch.Tensor], supplied_input: torch.Tensor | None = None) -> None:
         self.spec, self.impl = spec, impl
         self.params, self.buffers = dict(params), dict(buffers)  # name -> (S, ...)
         self.template = template
@@ -81,12 +119,17 @@ class ModuleEnsemble:
         if len(self.blocks) != spec.depth:
             raise ValueError(f"the factory's network has {len(self.blocks)} blocks at '{impl.blocks}'; "
                              f"expected spec.depth = {spec.depth}")
+        check_blocks_distinct(self.blocks, impl.blocks)
         self.names = _block_weight_names(self.blocks[0], spec.width, impl.weights)
+        self.supplied_input = supplied_input
 
     def _states(self, x: torch.Tensor) -> list[torch.Tensor]:
-        inp = self.impl.input
-        h = x if inp is None else stacked_call(self.impl.input_of(self.template), _sub(self.params, inp),
-                                               _sub(self.buffers, inp), x)
+        inp = self.impl.input if self.spec.input_dim is not None else None
+        if self.supplied_input is not None:
+            h = torch.bmm(x, self.supplied_input.transpose(1, 2))
+        else:
+            h = x if inp is None else stacked_call(self.impl.input_of(self.template), _sub(self.params, inp),
+                                                   _sub(self.buffers, inp), x)
         pre = self.impl.blocks
         return block_states(self.blocks, _sub(self.params, pre), _sub(self.buffers, pre), h)
 
@@ -107,7 +150,9 @@ class ModuleEnsemble:
         """The block weights (S, L, n, n) under the contract's names, "in" (S, n, d) with an input layer."""
         out = {name: torch.stack([self.params[f"{self.impl.blocks}.{k}.{p}"] for k in range(self.spec.depth)], 1)
                for name, p in self.names.items()}
-        if self.impl.input is not None:
+        if self.supplied_input is not None:
+            out["in"] = self.supplied_input
+        elif self.impl.input is not None and self.spec.input_dim is not None:
             out["in"] = self.params[f"{self.impl.input}.weight"]
         return {k: v.detach() for k, v in out.items()}
 
@@ -118,7 +163,10 @@ class ModuleImpl:
     ``factory(spec, generator)`` builds one network, drawing every random number from ``generator``
     (or raising NotImplementedError for a spec it cannot express); ``blocks`` is the attribute path
     of its residual blocks (an nn.ModuleList / nn.Sequential); ``input`` the path of an input layer
-    applied before them (None: h_0 = x); ``weights`` maps the contract's "V" (and "W") to parameter
+    applied before them when the spec has one (``spec.input_dim``; None: the suite supplies its frozen
+    input layer, entries N(0, spec.input_variance / d) drawn from the generator after the networks, and
+    h_0 = x without one); ``family`` (reference_impl.protocol.Family) the networks the module implements,
+    so that each claim runs in it (claims.families); ``weights`` maps the contract's "V" (and "W") to parameter
     names inside a block (default: its only n x n parameter is V). For training, ``block`` takes the
     block's other parameters and buffers from one network drawn with seed TEMPLATE_SEED, so they
     must not be random (norm gains, fixed multipliers are fine).
@@ -139,8 +187,9 @@ class ModuleImpl:
 
     def __init__(self, name: str, factory: Factory, blocks: str = "blocks", input: str | None = None,
                  weights: Mapping[str, str] | None = None, version: str = "0", netspec_blocks: bool = True,
-                 optimizer: Optimizer | None = None, draw: Draw | None = None) -> None:
+                 optimizer: Optimizer | None = None, draw: Draw | None = None, family: Family | None = None) -> None:
         self.name, self.factory, self.blocks, self.input = name, factory, blocks, input
+        self.family = family
         self.weights, self.version, self.optimizer, self.draw = weights, version, optimizer, draw
         self.capabilities = Capability.FORWARD_TRACE | Capability.GRAD_TRACE
         if netspec_blocks:
@@ -163,10 +212,18 @@ class ModuleImpl:
     def build(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> ModuleEnsemble:
         if n_networks < 1:
             raise ValueError(f"n_networks={n_networks} is invalid: expected a positive integer")
+        used = (self.blocks,) + ((self.input,) if self.input is not None and spec.input_dim is not None else ())
+        supplied, spec = spec, self.module_spec(spec)
         if self.draw is None:
             nets = [self.factory(spec, generator).requires_grad_(False) for _ in range(n_networks)]  # grads: torch.func
-            return ModuleEnsemble(self, spec, nets[0], *stack_module_state(nets))
+            for net in nets[:1]:
+                check_mlp(self.blocks_of(net), self.blocks)
+                check_blocks_distinct(self.blocks_of(net), self.blocks)
+                check_initialised(net, used)
+            return ModuleEnsemble(self, supplied, nets[0], *stack_module_state(nets),
+                                  self._supplied(supplied, n_networks, generator))
         net = self._network(spec)
+        check_mlp(self.blocks_of(net), self.blocks)
         drawn = dict(self.draw(spec, n_networks, generator))
         unknown = sorted(set(drawn) - {name for name, _ in net.named_parameters()})
         if unknown:
@@ -174,7 +231,21 @@ class ModuleImpl:
         params = {name: drawn[name] if name in drawn else p.detach().expand(n_networks, *p.shape)
                   for name, p in net.named_parameters()}
         buffers = {name: b.detach().expand(n_networks, *b.shape) for name, b in net.named_buffers()}
-        return ModuleEnsemble(self, spec, net, params, buffers)
+        check_initialised(net, used)
+        return ModuleEnsemble(self, supplied, net, params, buffers, self._supplied(supplied, n_networks, generator))
+
+    def module_spec(self, spec: NetSpec) -> NetSpec:
+        """The spec the factory builds: without the input layer when the suite supplies it (``input`` None)."""
+        return spec if self.input is not None or spec.input_dim is None else spec.with_(input_dim=None, input_scale="unit")
+
+    def _supplied(self, spec: NetSpec, n_networks: int, generator: torch.Generator) -> torch.Tensor | None:
+        """The suite's frozen input layer (S, n, d), entries N(0, input_variance / d), for a spec with an input
+        layer when the module has none; drawn from ``generator`` after the networks."""
+        if spec.input_dim is None or self.input is not None:
+            return None
+        std = (spec.input_variance / spec.input_dim) ** 0.5
+        return std * torch.randn(n_networks, spec.width, spec.input_dim, generator=generator, dtype=spec.torch_dtype,
+                                 device=spec.device)
 
     def _network(self, spec: NetSpec) -> nn.Module:
         """One network of ``spec`` drawn with seed TEMPLATE_SEED, built once per spec (callers may run inside

@@ -28,7 +28,8 @@ def draw_block_weights(net: nn.Module, spec: NetSpec, generator: torch.Generator
     """Allocate ``net`` (built on the meta device in spec's dtype) on spec.device and draw each block's
     named n x n weights with reference_impl.init's law for spec.init (Gaussian, uniform, fBm, RBF:
     variance sigma_w2 / n, correlated across blocks as declared), block weight by block weight from
-    ``generator``; the other parameters are left uninitialised for the caller to set."""
+    ``generator``; every other parameter is set to NaN for the caller to set (the module adapter names
+    one left unset: "parameters outside the drawn block weights are uninitialised")."""
     wrong = sorted({str(p.dtype) for p in net.parameters()} - {str(spec.torch_dtype)})
     if wrong:  # converting here would break inside torch.func (module.to mutates .data)
         raise ValueError(f"the network's parameters are {', '.join(wrong)}; build its layers with "
@@ -38,6 +39,8 @@ def draw_block_weights(net: nn.Module, spec: NetSpec, generator: torch.Generator
     if len(layers) != spec.depth:
         raise ValueError(f"'{blocks}' has {len(layers)} blocks; expected spec.depth = {spec.depth}")
     with torch.no_grad():
+        for p in net.parameters():
+            p.fill_(float("nan"))  # to_empty leaves memory as it was (1e26, inf): make an unset parameter visible
         for name in names:
             drawn = draw_layer_weights(spec, 1, (spec.width, spec.width), generator)[0]  # (L, n, n)
             for block, w in zip(layers, drawn):

@@ -137,6 +137,38 @@ class NetSpec:
         return replace(self, **changes)
 
 
+@dataclass(frozen=True)
+class Family:
+    """The networks a plug-in implements, declared as ``impl.family`` (optional).
+
+    A claim runs on the plug-in in its family: a claim derived for one of ``blocks`` builds its probe
+    and sweep with that block form (claims.families); a claim derived for other block forms only is
+    `not applicable`, with that reason, never run outside its derivation. ``preact``: the pre- (True)
+    and post-activation (False) forms it builds; ``activations``: the activations it builds;
+    ``input_layer``: the network has its own input layer (applied when a NetSpec has ``input_dim``;
+    without one the suite supplies its frozen N(0, 1/d) input layer, reference_impl.module_adapter);
+    ``bias``: its blocks can carry branch biases (``bias_var > 0``).
+    """
+
+    blocks: tuple[str, ...] = ("res1",)
+    preact: tuple[bool, ...] = (True,)
+    activations: tuple[str, ...] = ACTIVATIONS
+    input_layer: bool = False
+    bias: bool = False
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("blocks", BLOCKS), ("preact", (True, False)), ("activations", ACTIVATIONS)):
+            values = getattr(self, name)
+            if not isinstance(values, tuple) or not values or any(v not in allowed for v in values):
+                raise SpecError(f"Family.{name}={values!r} is invalid: expected a non-empty tuple of {allowed}")
+
+    def describe(self) -> str:
+        """One phrase: ``res3 pre-activation blocks (relu, tanh), own input layer, no biases``."""
+        forms = " or ".join({True: "pre-activation", False: "post-activation"}[p] for p in self.preact)
+        return (f"{' and '.join(self.blocks)} {forms} blocks ({', '.join(self.activations)}), "
+                f"{'own' if self.input_layer else 'no'} input layer, {'with' if self.bias else 'no'} biases")
+
+
 class Capability(Flag):
     """What an implementation can do; a claim needing more is reported `not applicable`."""
 

@@ -203,6 +203,7 @@ IID = register(Claim(
     controls=("scale-exponent-off", "scale-exponent-high", "correlated-weights"),
     requires=Capability.FORWARD_TRACE,
     config_space=iid_config_space, examples={"smoke": 1, "default": 3, "thorough": 12}, honours=IID_HONOURS,
+    blocks=("res1", "res3"),  # the derivation uses only the branch's variance a^2 sigma_w2 E[phi(.)^2]: any block form
 ))
 
 SMOOTH_H = 0.75
@@ -243,6 +244,7 @@ GRAD = register(Claim(
     controls=("scale-exponent-off", "correlated-weights"),
     requires=Capability.FORWARD_TRACE | Capability.GRAD_TRACE,
     config_space=family_config_space, examples={"smoke": 1, "default": 2, "thorough": 2}, honours=IID_HONOURS,
+    blocks=("res1", "res3"),  # the backward increments are i.i.d. with variance O(a^2) in either block form
 ))
 
 

@@ -155,6 +155,7 @@ COLLAPSE = register(Claim(
     sweeps=COLLAPSE_SWEEPS, measure=measure_first_layer,
     estimate=_slope_of(f"upd{STEPS}", -0.5, "First internal layer's feature update"),
     controls=("first-layer-lr-boost",), requires=REQUIRES,
+    blocks=("res3",),
     readings=(
         Reading("weight-update", "'feature learning in the first internal layer' read as what that layer's own weight "
                 "update does to its features, |dW h| (Tensor Programs VI's notion of a layer's feature learning)",
@@ -187,6 +188,7 @@ RESTORES = register(Claim(
     measure=measure_first_layer,
     estimate=_slope_of(f"upd{STEPS}", 0.0, "Corrected first internal layer's feature update"),
     controls=("uncorrected-first-layer-lr",), requires=REQUIRES,
+    blocks=("res3",),
     readings=(
         Reading("after-1-step", "the correction is derived from the first update, where the power counting is exact",
                 quantity=f"{UPD} after 1 step, W's rate times L^1/2, {RES3}",

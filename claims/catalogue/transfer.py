@@ -273,6 +273,7 @@ TWO_LAYER = register(Claim(
                    first_layer_lr_exponent=0.5),  # the corrected network; the plain reading removes the correction
     measure=measure_transfer, estimate=estimate_transfer,
     controls=("standard-parametrization",), positive_controls=("depth-invariant-training",), requires=REQUIRES,
+    blocks=("res3",),  # two-layer blocks: the correction is derived for the first internal layer of res3
     readings=(
         Reading("suite-correction", CORRECTION + "; the correction read as the suite's derived one: W's SGD rate times "
                 "L^1/2, cancelling the L^-1/2 the chain rule puts on W's gradient (nfd2025.md section 10)",

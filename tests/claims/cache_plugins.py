@@ -28,7 +28,7 @@ class Impl:
         self.ref, self.twist = make_reference(), twist
 
     def build(self, spec, n, g):
-        return self.ref.build(dataclasses.replace(spec, beta=0.25) if self.twist else spec, n, g)
+        return self.ref.build(dataclasses.replace(spec, beta=spec.beta - 0.25) if self.twist else spec, n, g)
 
 
 def good():

@@ -316,3 +316,18 @@ def test_cells_read_from_the_cache_are_counted_per_claim_in_results_and_report(t
     assert entry["cells_from_cache"] == len(entry["cells"]) > 0
     assert f"{len(entry['cells'])}/{len(entry['cells'])} cells from cache" in capsys.readouterr().out
     assert f"{len(entry['cells'])} of them read from the cell cache" in (tmp_path / "index.html").read_text()
+
+
+def test_a_long_claim_prints_its_estimate_and_progress_lines():
+    """Without a terminal (logs, CI) a claim whose first cell is slow says how long the rest will take."""
+    from claims.cli import line_progress
+
+    times = iter([0.0, 0.0, 10.0, 20.0, 45.0, 46.0])
+    lines = []
+    update = line_progress(lines.append, clock=lambda: next(times))
+    update("marion.phase_diagram", 1, 10)  # first cell after 10 s: estimate 90 s for the other nine
+    update("marion.phase_diagram", 2, 10)  # 10 s after the first line: nothing yet
+    update("marion.phase_diagram", 3, 10)  # 35 s after it: a progress line
+    update("marion.phase_diagram", 10, 10)  # done: the summary line follows, no progress line
+    assert lines == ["  marion.phase_diagram: 1/10 cells in 10s, about 90s left",
+                     "  marion.phase_diagram: 3/10 cells in 45s, about 105s left"]

@@ -46,3 +46,26 @@ def test_a_misspelt_name_in_the_expected_verdicts_file_stops_pytest_with_one_lin
                              capture_output=True, text=True, cwd=tmp_path)
         assert out.returncode == 4 and "INTERNALERROR" not in out.stderr + out.stdout, out.stderr
         assert words in out.stderr and "exp.txt:1" in out.stderr, out.stderr
+
+
+def test_a_two_layer_module_gets_verdicts_under_pytest_without_flags(tmp_path):
+    """The module fixture declares its family (res3): the res3 claims run in it, a res1 claim is skipped
+    with the reason, no --claims-config needed."""
+    from pathlib import Path
+
+    env = {**__import__("os").environ, "PYTHONPATH": str(Path(__file__).parent)}
+    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), "-m",
+                          "claims", "-v", "-rs", "--impl", "user_resnet:factory", "--claims-budget", "smoke",
+                          "--claims-select", "init.netspec_law", "nfd.depth_aware_lr_restores", "fischer.response_argmax"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stdout[-3000:]
+    assert "init.netspec_law PASSED" in out.stdout and "nfd.depth_aware_lr_restores PASSED" in out.stdout
+    assert "not applicable: derived for res1 blocks only" in out.stdout
+
+
+def test_claims_config_is_checked_like_the_command_line(tmp_path):
+    for args, words in ((["--claims-config", "[1]"], "--claims-config: --config must be a JSON object"),
+                        (["--claims-config", '{"q0": 2.0}'], "are not honoured by marion.iid_sqrt_l_unique")):
+        out = _pytest(tmp_path, "-m", "claims", *args)
+        assert out.returncode == 4 and "INTERNALERROR" not in out.stderr + out.stdout, out.stderr
+        assert words in out.stderr, out.stderr

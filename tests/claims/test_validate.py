@@ -104,10 +104,13 @@ def test_gradient_defects_are_checked_when_the_claim_needs_gradients():
 def test_shipped_implementations_and_controls_pass_for_every_claim(impl):
     """All but the transpose-bug control's backward, which validation rejects wherever gradients are used."""
     wrong_backward = impl.name == "transpose-bug"
+    beta_ignored = impl.name == "no-depth-multiplier"  # beta = 0 whatever is declared: named for the beta sweeps
     for claim in select(None):
         problem = validate_for_claim(claim, impl, "smoke", "cpu", "float32")
         if wrong_backward and claim.requires & Capability.GRAD_TRACE:
             assert problem.verdict == "error" and "disagrees with finite differences" in problem.message
+        elif beta_ignored and "beta" in {**claim.sweep("smoke").axes, **claim.sweep("smoke").inner}:
+            assert problem.verdict == "error" and "does not depend on spec.beta" in problem.message
         else:
             assert problem is None, (claim.id, problem)
     validate(impl, NetSpec(width=6, depth=3, input_dim=4, block="res3", bias_var=0.1, dtype="float64"),
@@ -219,3 +222,27 @@ def test_training_contract_blocks_must_reproduce_the_trace():
     validate(ReferenceImpl(fast=False), spec, train=True)
     with pytest.raises(ValidationError, match=r"block\(spec, 0, weights, h\) differs from trace"):
         validate(IdentityBlocks(fast=False), spec, train=True)
+
+
+class _BetaIgnored:
+    """The reference with the branch multiplier fixed at 1/sqrt(L): spec.beta is never read."""
+
+    name, version = "beta-ignored", "0"
+
+    def __init__(self):
+        from reference_impl import make_reference
+
+        self.base = make_reference()
+        self.capabilities = self.base.capabilities
+
+    def build(self, spec, n_networks, generator):
+        return self.base.build(spec.with_(beta=0.5), n_networks, generator)
+
+
+def test_a_multiplier_that_ignores_beta_is_named_before_the_cells_run():
+    from claims.registry import select
+    from claims.validate import validate_for_claim
+
+    problem = validate_for_claim(select(["marion.iid_sqrt_l_unique"])[0], _BetaIgnored(), "smoke", "cpu", "float32")
+    assert problem.verdict == "error"
+    assert "the network's growth does not depend on spec.beta: is the multiplier applied?" in problem.message

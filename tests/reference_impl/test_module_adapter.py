@@ -125,3 +125,92 @@ def test_pickled_without_its_built_modules(example) -> None:
     x = torch.randn(2, 1, 8, dtype=torch.float64)
     assert torch.equal(copy.build(spec, 2, torch.Generator().manual_seed(0)).trace(x),
                        impl.build(spec, 2, torch.Generator().manual_seed(0)).trace(x))
+
+
+class _Plain(torch.nn.Module):
+    """h + a V relu(h) blocks, no input layer; ``bias`` adds a block bias the factory may forget to set."""
+
+    def __init__(self, spec: NetSpec, shared: bool = False, bias: bool = False) -> None:
+        super().__init__()
+        n = spec.width
+        make = lambda: torch.nn.Linear(n, n, bias=bias, dtype=spec.torch_dtype, device="meta")  # noqa: E731
+        one = make()
+        self.blocks = torch.nn.ModuleList(_Branch(one if shared else make(), spec.branch_multiplier)
+                                          for _ in range(spec.depth))
+
+
+class _Branch(torch.nn.Module):
+    def __init__(self, V: torch.nn.Linear, a: float) -> None:
+        super().__init__()
+        self.V, self.a = V, a
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return h + self.a * self.V(torch.relu(h))
+
+
+def _plain(spec, generator, shared=False, bias=False):
+    from reference_impl.netspec_modules import draw_block_weights
+
+    return draw_block_weights(_Plain(spec, shared, bias), spec, generator)
+
+
+def test_blocks_sharing_parameters_are_named() -> None:
+    from functools import partial
+
+    impl = ModuleImpl("shared", partial(_plain, shared=True))
+    with pytest.raises(ValueError, match="blocks share parameters: 'blocks.0.V.weight' and 'blocks.1.V.weight'"):
+        impl.build(NetSpec(width=4, depth=3), 2, torch.Generator().manual_seed(0))
+
+
+def test_parameters_draw_block_weights_leaves_unset_are_named() -> None:
+    from functools import partial
+
+    impl = ModuleImpl("unset-bias", partial(_plain, bias=True))
+    with pytest.raises(ValueError, match="'blocks.0.V.bias' is not finite: parameters outside the drawn block "
+                                         "weights are uninitialised"):
+        impl.build(NetSpec(width=4, depth=3), 2, torch.Generator().manual_seed(0))
+
+
+def test_the_suite_supplies_the_input_layer_a_module_lacks() -> None:
+    """A spec with an input layer on a module without one: h_0 = U x, U (S, n, d) frozen N(0, 1/d) from the
+    generator after the networks; the blocks are the module's."""
+    impl = ModuleImpl("plain", _plain)
+    spec = NetSpec(width=6, depth=2, input_dim=3, dtype="float64")
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    net = impl.build(spec, 2, torch.Generator().manual_seed(1))
+    h = net.trace(x)
+    u = net.layer_weights()["in"]
+    assert u.shape == (2, 6, 3)
+    assert torch.allclose(h[:, 0], x @ u.transpose(1, 2))
+    bare = impl.build(spec.with_(input_dim=None), 2, torch.Generator().manual_seed(1))
+    assert torch.allclose(h[:, -1], bare.trace(h[:, 0])[:, -1])
+    again = impl.build(spec, 2, torch.Generator().manual_seed(1)).trace(x)
+    assert torch.equal(h, again)
+    validate(impl, spec, grad=True)
+
+
+class _ConvBlock(torch.nn.Module):
+    """torchvision's BasicBlock, written out: x + bn2(conv2(relu(bn1(conv1(x)))))."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(channels)
+        self.conv2 = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+
+
+def _conv_resnet(spec, generator):
+    net = torch.nn.Module()
+    net.blocks = torch.nn.ModuleList(_ConvBlock(4) for _ in range(spec.depth))
+    return net
+
+
+def test_a_conv_resnet_is_not_applicable_with_the_scope_sentence() -> None:
+    entry = run_claim(select(["marion.iid_sqrt_l_unique"])[0], ModuleImpl("conv", _conv_resnet), "smoke", 0)
+    assert entry["verdict"] == "not applicable"
+    assert "the claims are about MLP residual networks with width-n hidden states" in entry["message"]
+    assert "'blocks.0.conv1' is a Conv2d" in entry["message"]

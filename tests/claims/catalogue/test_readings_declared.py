@@ -104,4 +104,5 @@ def test_every_claim_and_reading_declares_its_kind() -> None:
         for reading in claim.readings:
             assert reading.kind is None or (reading.kind in KINDS and reading.kind_why), f"{claim.id}@{reading.name}"
     checks = {c.id for c in CLAIMS if c.kind == "implementation check"}
-    assert checks == {"nfd.depth_aware_lr_restores", "nfd.feature_learning_depth_uniform", "nfd.preact_norm_bounded_depth"}
+    assert checks == {"nfd.depth_aware_lr_restores", "nfd.feature_learning_depth_uniform", "nfd.preact_norm_bounded_depth",
+                      "init.netspec_law"}

@@ -17,9 +17,11 @@ def test_mup_resnet_meets_the_contract_and_declines_what_it_cannot_express() -> 
     net = impl.build(spec, 2, torch.Generator().manual_seed(0))
     v = net.layer_weights()["V"]
     assert v.shape == (2, 4, 16, 16) and abs(float(v.var()) * 16 - 1.0) < 0.2  # entries N(0, 1/n)
-    for bad in (spec.with_(preact=False), spec.with_(input_dim=3), spec.with_(bias_var=0.1)):
+    for bad in (spec.with_(preact=False), spec.with_(bias_var=0.1)):
         with pytest.raises(NotImplementedError):
             impl.build(bad, 1, torch.Generator())
+    supplied = impl.build(spec.with_(input_dim=3), 1, torch.Generator())  # the suite's frozen input layer
+    assert supplied.layer_weights()["in"].shape == (1, 16, 3)
 
 
 def test_the_stacked_draw_builds_the_networks_of_one_factory_call_each() -> None:
