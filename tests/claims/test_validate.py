@@ -203,11 +203,11 @@ def test_declared_weights_are_checked(fix, words):
 
 def test_a_network_declined_inside_a_measurement_is_not_applicable():
     """The probe spec is accepted, a network the measurement builds later is not."""
-    claim = select(["nfd.preact_stable_postact_explodes"])[0]
-    impl = Broken("pre-only", build_error=NotImplementedError("pre-activation only"), when=lambda s: not s.preact)
+    claim = select(["marion.smooth_critical_beta"])[0]  # probe depth at most 8, sweep deeper
+    impl = Broken("shallow-only", build_error=NotImplementedError("depth at most 8"), when=lambda s: s.depth > 8)
     entry = run_claim(claim, impl, "smoke", seed=0)
     assert entry["verdict"] == "not applicable"
-    assert "'pre-only' declined" in entry["message"] and "pre-activation only" in entry["message"]
+    assert "'shallow-only' declined" in entry["message"] and "depth at most 8" in entry["message"]
 
 
 def test_training_contract_blocks_must_reproduce_the_trace():
