@@ -25,9 +25,11 @@ that claim runs them again.
 
 Results go to ``<out>/calibration.json`` (every run, then the summary) and ``<out>/calibration.md``,
 rewritten after every run; rerunning the same command skips the runs already in the JSON that the
-same implementation made: same budget, device and dtype, and the same identity (claims/identity.py:
-the --impl value and what names its code, never the implementation's name alone), so an interrupted
-calibration resumes. A plug-in whose code nothing names across runs (no cache_token) has its runs
+same implementation made: same budget, device and dtype, the claim's current declaration, and the
+same identity (claims/identity.py: the --impl value and what names its code, never the implementation's
+name alone) or, for this package's own implementations, the same computation (the engine and the run
+machinery; an edit to the report, the command line or another claim's catalogue module leaves the
+runs reusable), so an interrupted calibration resumes across sessions of work. A plug-in whose code nothing names across runs (no cache_token) has its runs
 reused only to resume a calibration that did not finish. Runs of other claims already in the JSON
 that the same implementation made are kept and tabulated too, so one folder can collect a
 calibration done in parts.
@@ -81,7 +83,7 @@ def _record(claim: Claim, impl_name: str, role: str, seed: int, entry: Mapping[s
             identity: Identity) -> dict[str, Any]:
     rec = {"claim": claim.id, "impl": impl_name, "role": role, "seed": seed, "verdict": entry["verdict"],
            "estimate": entry.get("estimate"), "ci": entry.get("ci"), "seconds": round(float(entry.get("seconds", 0.0)), 3),
-           "declaration": claim.declaration(), "identity": identity.digest, "plugin": identity.plugin}
+           "declaration": claim.declaration(), "identity": identity.digest, "computation": identity.computation, "plugin": identity.plugin}
     if entry["verdict"] in ("error", "not applicable"):
         rec["message"] = entry.get("message", "")
     if entry.get("readings"):  # what rejected_against_reference compares, reading by reading
@@ -271,16 +273,18 @@ class _Plugins:
 
 def _reusable(run: Mapping[str, Any], declared: Mapping[str, str], plugins: _Plugins, finished: bool) -> bool:
     """An earlier run stays: for a selected claim (it is then not run again), only when it was made
-    under the claim's current declaration by the implementation with the same identity (one trusted
-    only within a run: when the earlier calibration did not finish); for another claim (a part done
+    under the claim's current declaration by the implementation with the same identity or, for this
+    package's own implementations, the same computation (Identity.computation: edits to the report,
+    the command line or other claims do not rerun it; one trusted only within a run: when the earlier
+    calibration did not finish); for another claim (a part done
     earlier, kept in the table), when it was made by the same implementation."""
     try:
         identity = plugins.get(run["impl"])[1]
     except PluginError:  # a control that is gone
         return False
     if run["claim"] in declared:
-        return run.get("declaration") == declared[run["claim"]] and run.get("identity") == identity.digest and \
-            (identity.shared or not finished)
+        same_code = run.get("identity") == identity.digest or run.get("computation") == identity.computation
+        return run.get("declaration") == declared[run["claim"]] and same_code and (identity.shared or not finished)
     # rows written before runs carried an identity: kept only for this package's own implementations
     return run.get("plugin") == identity.plugin if "plugin" in run else identity.kind == "shipped"
 

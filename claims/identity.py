@@ -65,6 +65,29 @@ def suite_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+# Files whose code never reaches a run's numbers: the command line, the report, the calibration's own
+# bookkeeping and the tools around the declarations. The catalogue is left out as a whole because each
+# claim's declaration digest already covers the catalogue code its measurement reaches (claims/digest.py).
+PRESENTATION = ("claims/cli.py", "claims/calibrate.py", "claims/reliability_table.py", "claims/preregistration.py",
+                "claims/audit.py", "claims/pytest_plugin.py", "claims/report/", "claims/catalogue/")
+
+
+@functools.lru_cache(maxsize=None)
+def computation_digest() -> str:
+    """sha256 of the suite's files that compute a run outside a claim's declaration: the engine and the
+    shipped implementations (reference_impl/), the sweep, statistics, validation and plug-in machinery
+    of claims/, every file but :data:`PRESENTATION`. Together with a claim's declaration digest it names
+    what decides a calibration run's verdict, so an edit to the report, the command line or another
+    claim's catalogue module leaves earlier calibration runs reusable (claims/calibrate.py)."""
+    digest = hashlib.sha256()
+    for root in _suite_roots():
+        for path in sorted(root.rglob("*.py")):
+            rel = path.relative_to(root.parent).as_posix()
+            if not rel.startswith(PRESENTATION):
+                digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
 @functools.lru_cache(maxsize=None)
 def environment() -> str:
     """Digest of Python's version and the name and version of every installed distribution, once per process:
@@ -169,6 +192,15 @@ class Identity:
         """Everything besides the claim and the cell that decides a cell's numbers: who, code, this
         package's source and the environment."""
         return _sha([self.who, self.code, suite_digest(), environment()])
+
+    @functools.cached_property
+    def computation(self) -> str:
+        """What names a calibration run's code with its claim's declaration digest: for this package's
+        own implementations, who, the computation digest and the environment (edits that cannot reach a
+        run's numbers leave it unchanged); for any other, :attr:`digest`."""
+        if self.kind != "shipped":
+            return self.digest
+        return _sha([self.who, computation_digest(), environment()])
 
     @functools.cached_property
     def plugin(self) -> str:

@@ -294,3 +294,21 @@ def test_calibrate_refuses_an_expected_file_with_an_unknown_reading(tmp_path, ca
                  "--expected", str(tmp_path / "exp.txt"), "--out", str(tmp_path / "cal")]) == 2
     err = capsys.readouterr().err.strip()
     assert "unknown reading of nfd.two_layer_block_collapse 'total_change'" in err and "\n" not in err
+
+
+def test_a_run_of_the_same_computation_is_reused_after_an_edit_elsewhere(monkeypatch, tmp_path):
+    """An edit that changes the suite digest but not the computation (the report, the command line)
+    does not rerun a finished calibration; a changed computation does."""
+    calls = []
+    monkeypatch.setattr(cal, "run_claim", scripted(calls))
+    calibrate(FAKE, seeds=2, budget="smoke", out=tmp_path, controls=[])
+    old = json.loads((tmp_path / "calibration.json").read_text())
+    old["runs"] = [{**r, "identity": "an-earlier-suite"} for r in old["runs"]]
+    (tmp_path / "calibration.json").write_text(json.dumps(old))
+    calls.clear()
+    calibrate(FAKE, seeds=2, budget="smoke", out=tmp_path, controls=[])
+    assert calls == []
+    old["runs"] = [{**r, "computation": "an-earlier-engine"} for r in old["runs"]]
+    (tmp_path / "calibration.json").write_text(json.dumps(old))
+    calibrate(FAKE, seeds=2, budget="smoke", out=tmp_path, controls=[])
+    assert len(calls) == 2

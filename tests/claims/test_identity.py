@@ -128,3 +128,33 @@ def test_readings_that_share_a_measurement_share_the_claims_declaration():
 def test_describe_names_partials_with_their_arguments():
     assert identity_mod.describe(functools.partial(make_reference)) != identity_mod.describe(make_reference)
     assert identity_mod.describe(functools.partial(dict, a=1)) != identity_mod.describe(functools.partial(dict, a=2))
+
+
+def test_the_computation_digest_ignores_presentation_and_catalogue_files_and_no_other(tmp_path, monkeypatch):
+    """A calibration run stays reusable across an edit to the report, the command line or a claim's
+    catalogue module (its declaration digest covers that), and not across an edit to the engine."""
+    roots = []
+    for package in identity_mod.SUITE_PACKAGES:
+        source = Path(__import__(package).__file__).parent
+        shutil.copytree(source, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        roots.append(tmp_path / package)
+    monkeypatch.setattr(identity_mod, "_suite_roots", lambda: tuple(roots))
+    digest = identity_mod.computation_digest.__wrapped__
+    before = digest()
+    for rel, counted in [("claims/cli.py", False), ("claims/report/__init__.py", False),
+                         ("claims/catalogue/measures.py", False), ("claims/calibrate.py", False),
+                         ("claims/sweep.py", True), ("claims/run.py", True), ("reference_impl/reference.py", True)]:
+        path = tmp_path / rel
+        text = path.read_text()
+        path.write_text(text + "# edited\n")
+        assert (digest() != before) is counted, rel
+        path.write_text(text)
+    assert digest() == before
+
+
+def test_a_shipped_implementations_computation_differs_from_its_digest_and_others_equal_it(tmp_path):
+    shipped = plugin_identity(resolve("reference")[0])
+    assert shipped.computation != shipped.digest
+    with plugin_folder(tmp_path / "plugins"):
+        local = plugin_identity(resolve("cw_wrapper:good")[0])
+    assert local.computation == local.digest
