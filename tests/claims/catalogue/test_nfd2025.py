@@ -47,7 +47,8 @@ def test_the_nfd_claims_are_registered_with_sweeps_and_controls() -> None:
 
 
 # The readings as declared (name: prediction, tolerance, degenerate), amendments included (amendments.toml):
-# the per-layer kappa readings removed, the extra-L^-1/2 readings degenerate (they configure lr-depth-factor).
+# the per-layer kappa readings removed, the extra-L^-1/2 readings degenerate (they configure lr-depth-factor),
+# the GIA joint-limit reading added.
 PINNED_READINGS = {
     "nfd.sgd_coupling_depth": {
         f"{conv}/{stat}_{t}": (pred, tol, conv == "lr-extra-sqrtL")
@@ -57,7 +58,8 @@ PINNED_READINGS = {
         name: (None, None, False) for name in ("init/post-h", "init/post-phi", "trained/post-h", "trained/post-phi")},
     "nfd.preact_norm_bounded_depth": {"init": (None, None, False), "trained": (None, None, False)},
     "nfd.gia_valid_at_infinite_depth": {
-        name: (None, None, False) for name in ("independent/f", "independent/loss", "paired/f", "paired/loss")},
+        name: (None, None, False)
+        for name in ("independent/f", "independent/loss", "paired/f", "paired/loss", "joint/independent-f")},
     "nfd.two_layer_block_collapse": {"weight-update": (None, None, False), "total-change": (None, None, False)},
     "nfd.depth_aware_lr_restores": {"after-1-step": (None, None, False), "after-2-steps": (None, None, False)},
 }
