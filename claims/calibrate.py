@@ -1,14 +1,16 @@
 """The suite's own figures: how often each claim cries wolf on the reference, and how often it
 catches each negative control (``resnet-claims calibrate``).
 
-Every selected claim runs over K master seeds (0..K-1 by default) on the reference and on every
-negative control the claim lists (``Claim.controls``), the same seeds for all (paired). Per claim
+Every selected claim runs over K master seeds (0..K-1 by default) on the reference, on every
+negative control the claim lists (``Claim.controls``) and on every positive control
+(``Claim.positive_controls``), the same seeds for all (paired). Per claim
 the reliability table gives, on the reference, the rates of holds / violated (false violations)
 / inconclusive, and per control the rejection rate relative to the reference (the power: the control
 run is rejected and the reference run at the same seed is not, claims.aggregate.rejected_against_reference;
 a seed without its reference run is not counted), each with a
-Clopper-Pearson 95% interval, and the seconds spent. Targets: false-violation rate
-<= 1%, inconclusive rate <= 5%, power >= 95% on every listed control; "met" compares the point
+Clopper-Pearson 95% interval, and the seconds spent; per positive control the rate of runs
+rated holds. Targets: false-violation rate <= 1%, inconclusive rate <= 5%, power >= 95% on every
+listed control, holds rate >= 95% on every positive control; "met" compares the point
 estimate with the target. K runs cannot show a rate below about 3/K (0 of K gives a 95% upper
 bound of 1 - 0.025^(1/K)), so K = 20 can reveal a missed target but only K of several hundred can
 demonstrate 1%; the table says so.
@@ -61,7 +63,7 @@ from .spec import VERDICTS, Claim
 from .registry import all_claims
 
 SCHEMA = "resnet-claims-calibration/1"
-TARGETS = {"false_violation_max": 0.01, "inconclusive_max": 0.05, "power_min": 0.95}
+TARGETS = {"false_violation_max": 0.01, "inconclusive_max": 0.05, "power_min": 0.95, "positive_holds_min": 0.95}
 Log = Callable[[str], None]
 
 
@@ -158,6 +160,10 @@ def _listed(claim: Claim, only: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(c for c in claim.controls if only is None or c in only)
 
 
+def _positives(claim: Claim, only: Sequence[str] | None) -> tuple[str, ...]:
+    return tuple(c for c in getattr(claim, "positive_controls", ()) if only is None or c in only)
+
+
 def declaration_status(claim: Claim, runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """How many of a claim's runs were made under a declaration other than its current one."""
     current = claim.declaration()
@@ -167,7 +173,9 @@ def declaration_status(claim: Claim, runs: Sequence[Mapping[str, Any]]) -> dict[
 def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], reference: str,
               controls: Sequence[str] | None = None,
               findings: Mapping[str, tuple[str, str]] | None = None) -> list[dict[str, Any]]:
-    """Per claim: reference verdict rates with the false-alarm checks, per control the power check.
+    """Per claim: reference verdict rates with the false-alarm checks, per control the power check,
+    per positive control (a finding's variant in which the claimed effect exists by construction) the
+    rate at which the same measurement says holds.
 
     ``findings``: claim id -> (verdict, reason) of recorded reference findings at this budget.
     """
@@ -209,6 +217,15 @@ def summarise(runs: Sequence[Mapping[str, Any]], claims: Sequence[Claim], refere
                                   TARGETS["power_min"], False)],
                 "informative": "finding" not in row["reference"],
                 "projection": projection(ctl, *_band(claim)),
+            })
+        row["positive_controls"] = []
+        for name in _positives(claim, controls):
+            pos = [r for r in mine if r["impl"] == name]
+            c = _counts(pos)
+            row["positive_controls"].append({
+                "control": name, "runs": len(pos), "counts": c, "seconds": sum(r["seconds"] for r in pos),
+                "checks": [_check("holds rate", _rate(c["holds"], len(pos)), TARGETS["positive_holds_min"], False)],
+                "projection": projection(pos, *_band(claim)),
             })
         out.append(row)
     return out
@@ -337,7 +354,8 @@ def calibrate(
     tabulated = [c for c in all_claims() if c.id in earlier] + list(claims)
     data: dict[str, Any] = {"schema": SCHEMA, "settings": settings, "targets": TARGETS, "runs": runs}
     start = time.perf_counter()
-    plan = [(c, name, s) for c in claims for s in seed_list for name in (reference.name, *_listed(c, controls))]
+    plan = [(c, name, s) for c in claims for s in seed_list
+            for name in (reference.name, *_listed(c, controls), *_positives(c, controls))]
     todo = [(c, name, s) for c, name, s in plan if (c.id, name, s) not in done]
     if log and len(todo) < len(plan):
         log(f"resuming: {len(plan) - len(todo)} of {len(plan)} runs already in {out / 'calibration.json'}")
@@ -352,7 +370,8 @@ def calibrate(
     for i, (claim, name, seed) in enumerate(todo):
         plugin, identity = plugins.get(name)
         entry = run_claim(claim, plugin, budget, seed, device, dtype, execution=Execution(executor))
-        rec = _record(claim, name, "reference" if plugin is reference else "control", seed, entry, identity)
+        role = "reference" if plugin is reference else "positive control" if name in _positives(claim, None) else "control"
+        rec = _record(claim, name, role, seed, entry, identity)
         runs.append(rec)
         if log:
             est = rec["estimate"]
@@ -367,7 +386,8 @@ def calibrate(
 def all_met(data: Mapping[str, Any]) -> bool:
     """Every target met (point estimates) and no error on the reference or a control."""
     for row in data["summary"]:
-        checks = row["reference"]["checks"] + [ch for c in row["controls"] for ch in c["checks"]]
-        if not all(ch["met"] for ch in checks) or any(c["counts"]["error"] for c in row["controls"]):
+        others = row["controls"] + row.get("positive_controls", [])
+        checks = row["reference"]["checks"] + [ch for c in others for ch in c["checks"]]
+        if not all(ch["met"] for ch in checks) or any(c["counts"]["error"] for c in others):
             return False
     return True

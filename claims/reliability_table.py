@@ -33,6 +33,8 @@ def projection_text(proj: Mapping[str, Any] | None, role: str) -> list[str]:
     where = f"mean {proj['margin']:.1f} sd from a verdict change"
     if role == "control":
         return [f"projected power {_small(proj['violated'])} (normal fit of {proj['runs']} estimates; {where})"]
+    if role == "positive control":
+        return [f"projected holds {_small(proj['holds'])} (normal fit of {proj['runs']} estimates; {where})"]
     return [f"projected violated {_small(proj['violated'])}, CI crossing the band's edge {_small(proj['inconclusive'])} "
             f"(normal fit of {proj['runs']} estimates; {where})"]
 
@@ -81,6 +83,18 @@ def table_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
                                    if informative else "uninformative: the reference is violated too"),
                 "met": ch["met"] or not informative, "per_run": ctl["seconds"] / m if m else 0.0,
             })
+        for pos in row.get("positive_controls", []):
+            m, cc, ch = pos["runs"], pos["counts"], pos["checks"][0]
+            rows.append({
+                "claim": row["claim"], "impl": pos["control"], "role": "positive control", "runs": m,
+                "holds": share(cc["holds"], m), "violated": share(cc["violated"], m),
+                "inconclusive": share(cc["inconclusive"], m), "error": cc["error"],
+                "tested": [f"holds rate: {_ci(ch['rate'], ch['ci95'])}"]
+                + projection_text(pos.get("projection"), "positive control"),
+                "target": [ch["target"]],
+                "status": stale + ("met" if ch["met"] else _status(pos["checks"])),
+                "met": ch["met"], "per_run": pos["seconds"] / m if m else 0.0,
+            })
     return rows
 
 
@@ -109,7 +123,8 @@ def bounds_note(data: Mapping[str, Any]) -> str:
 
 
 TARGETS_TEXT = ("Targets: false-violation rate <= 1%, inconclusive rate <= 5% on the reference; power (rate of "
-                "runs rejected where the reference run at the same seed is not) >= 95% on every control the claim lists. Rates are counts over K runs with "
+                "runs rejected where the reference run at the same seed is not) >= 95% on every control the claim lists; holds rate >= 95% on every positive control (a finding's variant in which "
+                "the effect exists by construction: the measurement can say holds). Rates are counts over K runs with "
                 "Clopper-Pearson 95% intervals; 'met' compares the point estimate with the target. A listed control "
                 "whose power is below 95% is not demonstrated: the claim is not counted as able to reject it.")
 
@@ -126,7 +141,7 @@ def render_markdown(data: Mapping[str, Any]) -> str:
     for r in table_rows(data):
         claim = "" if r["claim"] == previous else f" `{r['claim']}`"
         previous = r["claim"]
-        impl = f"control `{r['impl']}`" if r["role"] == "control" else r["impl"]
+        impl = f"{r['role']} `{r['impl']}`" if r["role"] != "reference" else r["impl"]
         lines.append(f"|{claim} | {impl} | {r['runs']} | {r['holds']} | {r['violated']} | {r['inconclusive']} | "
                      f"{r['error']} | {'<br>'.join(r['tested'])} | {'<br>'.join(r['target'])} | {r['status'].replace('|', '&#124;')} | "
                      f"{r['per_run']:.1f} |")

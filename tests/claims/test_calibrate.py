@@ -312,3 +312,19 @@ def test_a_run_of_the_same_computation_is_reused_after_an_edit_elsewhere(monkeyp
     (tmp_path / "calibration.json").write_text(json.dumps(old))
     calibrate(FAKE, seeds=2, budget="smoke", out=tmp_path, controls=[])
     assert len(calls) == 2
+
+
+def test_a_findings_positive_control_is_run_at_every_seed_and_its_holds_rate_tabulated(monkeypatch):
+    """A finding's positive control shows the measurement can say holds; K seeds give its holds rate."""
+    calls = []
+    monkeypatch.setattr(cal, "run_claim", scripted(calls))
+    finding = [types.SimpleNamespace(id="fake.claim", controls=("scale-exponent-off",),
+                                     positive_controls=("post-activation",), declaration=lambda: "d1")]
+    data = calibrate(finding, seeds=3, budget="smoke")
+    assert sorted(c[1] for c in calls if c[2] == 0) == ["post-activation", "reference", "scale-exponent-off"]
+    assert {r["impl"]: r["role"] for r in data["runs"]}["post-activation"] == "positive control"
+    (pos,) = data["summary"][0]["positive_controls"]
+    assert (pos["runs"], pos["counts"]["holds"], pos["checks"][0]["met"]) == (3, 1, False)
+    assert not all_met(data)
+    table = render_markdown(data)
+    assert "positive control `post-activation`" in table and "holds rate: 33.3%" in table
