@@ -383,6 +383,42 @@ def calibrate(
     return data
 
 
+MERGED_SETTINGS = ("budget", "device", "dtype", "impl")
+
+
+def merge(parts: Sequence[Path], out: Path, claims: Sequence[Claim],
+          expected: Expected | None = None) -> dict[str, Any]:
+    """One reliability table from calibrations run apart (other processes or machines, each into its own
+    folder): the runs of every part made under the current declaration of a claim in ``claims`` (a
+    later part's run replaces an earlier one of the same claim, implementation and seed), tabulated for
+    every claim in ``claims``, including those with no run yet. Nothing is run. ValueError naming the
+    part when one is unreadable or was made at another budget, device, dtype or implementation."""
+    datas = [load_calibration(Path(p) / "calibration.json") for p in parts]
+    if not datas:
+        raise ValueError("no calibration folder to merge")
+    first = datas[0]["settings"]
+    for part, data in zip(parts, datas):
+        differ = [k for k in MERGED_SETTINGS if data["settings"].get(k) != first.get(k)]
+        if differ:
+            theirs = ", ".join(f"{k} {data['settings'].get(k)!r}" for k in differ)
+            ours = ", ".join(f"{k} {first.get(k)!r}" for k in differ)
+            raise ValueError(f"{part}: {theirs} differs from {parts[0]} ({ours}); only one budget, device, dtype and "
+                             "implementation make one table")
+    declared = {c.id: c.declaration() for c in claims}
+    runs = {_key(r): r for data in datas for r in data["runs"] if declared.get(r["claim"]) == r.get("declaration")}
+    kept = sorted(runs.values(), key=lambda r: ([c.id for c in claims].index(r["claim"]), r["seed"], r["impl"]))
+    impl = first["impl"]
+    findings = {cid: v for (name, b, cid), v in (expected or {}).items() if name == impl and b == first["budget"]}
+    starts = sorted(d["settings"]["started"] for d in datas if d["settings"].get("started"))
+    settings = {**first, "claims": [c.id for c in claims], "seeds": sorted({int(r["seed"]) for r in kept}),
+                "started": starts[0] if starts else first.get("started"), "merged_from": [str(p) for p in parts]}
+    data = {"schema": SCHEMA, "settings": settings, "targets": TARGETS, "runs": kept,
+            "seconds": sum(r["seconds"] for r in kept),
+            "summary": summarise(kept, claims, impl, None, findings)}
+    _write(data, out)
+    return data
+
+
 def all_met(data: Mapping[str, Any]) -> bool:
     """Every target met (point estimates) and no error on the reference or a control."""
     for row in data["summary"]:

@@ -34,6 +34,7 @@ EXAMPLES_VERIFY = """examples:
 EXAMPLES_CALIBRATE = """examples:
   resnet-claims calibrate                               # every claim, 20 seeds, default budget
   resnet-claims calibrate --seeds 5 --budget smoke --claims 'marion.*' --out reports/cal-smoke
+  resnet-claims calibrate --merge part-a part-b --out reports/calibration   # parts run apart, one table
 runs each claim on the reference and on every negative control it lists; rerunning the same
 command resumes from --out/calibration.json.
 exit status: 0 every target met, 1 some target missed or a run errored, 2 bad usage"""
@@ -155,6 +156,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="expected-verdicts file: its 'violated' lines for the reference are findings, not false "
                         "alarms (default: tests/claims-expected.txt when present)")
     c.add_argument("--fresh", action="store_true", help="ignore runs saved by an earlier calibration in --out")
+    c.add_argument("--merge", nargs="+", metavar="FOLDER", default=None,
+                   help="run nothing: tabulate in --out the runs of these calibration folders (parts run apart) "
+                        "made under the selected claims' current declarations")
     c.add_argument("--quiet", action="store_true", help="no line per run")
     r = sub.add_parser("report", help="rebuild the HTML report from saved results.json file(s)",
                        epilog="examples:\n  resnet-claims report reports/results.json\n"
@@ -470,7 +474,7 @@ def _write_report(results: list[dict[str, Any]], out: Path, calibration: str | N
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from .calibrate import all_met, calibrate
+    from .calibrate import all_met, calibrate, merge
     from .expected import DEFAULT_PATH as DEFAULT_EXPECTED
     from .expected import ExpectedFileError, load_expected
 
@@ -493,6 +497,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         expected = load_expected(expected_path, impls) if expected_path.is_file() else {}
     except ExpectedFileError as err:
         raise UsageError(str(err)) from err
+    if args.merge is not None:
+        missing = [f for f in args.merge if not (Path(f) / "calibration.json").is_file()]
+        if missing:
+            raise UsageError(f"--merge {missing[0]!r}: no calibration.json there")
+        try:
+            data = merge([Path(f) for f in args.merge], out, claims, expected)
+        except ValueError as err:
+            raise UsageError(str(err)) from err
+        print((out / "calibration.md").read_text())
+        print(f"reliability table: {out / 'calibration.md'} and {out / 'calibration.json'}")
+        return 0 if all_met(data) else 1
     executor = make_executor(args.executor)
     if executor is not None:
         _check_picklable(resolve(args.impl)[0], args.executor)

@@ -60,6 +60,11 @@ def table_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
         if split:  # not a column: neither a false violation nor undecided, so the status says it
             prefix += f"reading-dependent {split}/{n} (its counted readings disagree); "
         prefix = stale + prefix
+        if n == 0:  # tabulated (a merged table lists every claim) but not run yet: one line, no rates
+            rows.append({"claim": row["claim"], "impl": ref["impl"], "role": "reference", "runs": 0, "holds": "",
+                         "violated": "", "inconclusive": "", "error": 0, "tested": [], "target": [],
+                         "status": "not yet run under the claim's current declaration", "met": False, "per_run": 0.0})
+            continue
         rows.append({
             "claim": row["claim"], "impl": ref["impl"], "role": "reference", "runs": n,
             "holds": share(c["holds"], n), "violated": share(c["violated"], n),

@@ -328,3 +328,28 @@ def test_a_findings_positive_control_is_run_at_every_seed_and_its_holds_rate_tab
     assert not all_met(data)
     table = render_markdown(data)
     assert "positive control `post-activation`" in table and "holds rate: 33.3%" in table
+
+
+def test_parts_run_apart_merge_into_one_table_of_current_runs(monkeypatch, tmp_path, capsys):
+    """--merge: the runs of several folders under the current declarations, every selected claim listed
+    (one not run yet says so), nothing run; a part at another budget is refused with exit 2."""
+    monkeypatch.setattr(cal, "run_claim", scripted([]))
+    iid, argmax, phase = (select([c]) for c in ("marion.iid_sqrt_l_unique", "fischer.response_argmax",
+                                                "marion.phase_diagram"))
+    calibrate(iid, seeds=2, budget="smoke", out=tmp_path / "a", controls=[])
+    calibrate(argmax, seeds=3, budget="smoke", out=tmp_path / "b", controls=[])
+    calibrate(phase, seeds=1, budget="default", out=tmp_path / "c", controls=[])
+    stale = json.loads((tmp_path / "b" / "calibration.json").read_text())
+    stale["runs"].append({**stale["runs"][0], "seed": 9, "declaration": "an-earlier-declaration"})
+    (tmp_path / "b" / "calibration.json").write_text(json.dumps(stale))
+    monkeypatch.setattr(cal, "run_claim", lambda *a, **k: pytest.fail("merge runs nothing"))
+    args = ["calibrate", "--budget", "smoke", "--claims", "marion.iid_sqrt_l_unique", "fischer.response_argmax",
+            "marion.phase_diagram", "--out", str(tmp_path / "all"), "--merge", str(tmp_path / "a"), str(tmp_path / "b")]
+    assert cli.main(args) == 1  # a claim not run yet is not a met target
+    data = json.loads((tmp_path / "all" / "calibration.json").read_text())
+    assert [row["reference"]["runs"] for row in data["summary"]] == [2, 3, 0]
+    assert 9 not in {r["seed"] for r in data["runs"]}
+    assert "not yet run under the claim's current declaration" in (tmp_path / "all" / "calibration.md").read_text()
+    capsys.readouterr()
+    assert cli.main([*args, str(tmp_path / "c")]) == 2
+    assert "budget 'default' differs" in capsys.readouterr().err
