@@ -354,8 +354,8 @@ def calibrate(
     tabulated = [c for c in all_claims() if c.id in earlier] + list(claims)
     data: dict[str, Any] = {"schema": SCHEMA, "settings": settings, "targets": TARGETS, "runs": runs}
     start = time.perf_counter()
-    plan = [(c, name, s) for c in claims for s in seed_list
-            for name in (reference.name, *_listed(c, controls), *_positives(c, controls))]
+    plan = [(c, name, s) for c in claims for s in seed_list  # a control named as --impl runs once, as the reference
+            for name in dict.fromkeys((reference.name, *_listed(c, controls), *_positives(c, controls)))]
     todo = [(c, name, s) for c, name, s in plan if (c.id, name, s) not in done]
     if log and len(todo) < len(plan):
         log(f"resuming: {len(plan) - len(todo)} of {len(plan)} runs already in {out / 'calibration.json'}")
@@ -386,35 +386,50 @@ def calibrate(
 MERGED_SETTINGS = ("budget", "device", "dtype", "impl")
 
 
-def merge(parts: Sequence[Path], out: Path, claims: Sequence[Claim],
+def merge(parts: Sequence[Path], out: Path, claims: Sequence[Claim], impl: str = "reference",
           expected: Expected | None = None) -> dict[str, Any]:
     """One reliability table from calibrations run apart (other processes or machines, each into its own
-    folder): the runs of every part made under the current declaration of a claim in ``claims`` (a
-    later part's run replaces an earlier one of the same claim, implementation and seed), tabulated for
-    every claim in ``claims``, including those with no run yet. Nothing is run. ValueError naming the
-    part when one is unreadable or was made at another budget, device, dtype or implementation."""
+    folder), running nothing: the runs of every part that a resumed calibration would reuse (made
+    under the current declaration of a claim in ``claims`` by an implementation with the same identity
+    or computation as now, and never a plug-in that nothing names: ``_reusable``), tabulated for every
+    claim in ``claims``, including those with no run yet. ValueError naming the part when one is
+    unreadable, was made at another budget, device, dtype or implementation, or disagrees with another
+    part on a verdict of the same claim, implementation and seed; and when ``out`` is one of the parts."""
+    if any(Path(p).resolve() == Path(out).resolve() for p in parts):
+        raise ValueError(f"{out} is one of the parts: merge into another folder (the parts are left as they are)")
     datas = [load_calibration(Path(p) / "calibration.json") for p in parts]
     if not datas:
         raise ValueError("no calibration folder to merge")
-    first = datas[0]["settings"]
+    reference, _ = resolve(impl)
+    first = {**datas[0]["settings"], "impl": reference.name}
     for part, data in zip(parts, datas):
         differ = [k for k in MERGED_SETTINGS if data["settings"].get(k) != first.get(k)]
         if differ:
             theirs = ", ".join(f"{k} {data['settings'].get(k)!r}" for k in differ)
             ours = ", ".join(f"{k} {first.get(k)!r}" for k in differ)
-            raise ValueError(f"{part}: {theirs} differs from {parts[0]} ({ours}); only one budget, device, dtype and "
-                             "implementation make one table")
+            raise ValueError(f"{part}: {theirs} differs from {parts[0]} or --impl ({ours}); only one budget, device, "
+                             "dtype and implementation make one table")
     declared = {c.id: c.declaration() for c in claims}
-    runs = {_key(r): r for data in datas for r in data["runs"] if declared.get(r["claim"]) == r.get("declaration")}
-    kept = sorted(runs.values(), key=lambda r: ([c.id for c in claims].index(r["claim"]), r["seed"], r["impl"]))
-    impl = first["impl"]
-    findings = {cid: v for (name, b, cid), v in (expected or {}).items() if name == impl and b == first["budget"]}
+    plugins = _Plugins(reference)
+    runs: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for part, data in zip(parts, datas):
+        for r in data["runs"]:
+            if r["claim"] not in declared or not _reusable(r, declared, plugins, finished=True):
+                continue
+            other = runs.get(_key(r))
+            if other is not None and other["verdict"] != r["verdict"]:
+                raise ValueError(f"{part}: {r['claim']} on {r['impl']} at seed {r['seed']} is {r['verdict']}, another "
+                                 f"part says {other['verdict']} with the same code: the parts are not one calibration")
+            runs[_key(r)] = r
+    order = [c.id for c in claims]
+    kept = sorted(runs.values(), key=lambda r: (order.index(r["claim"]), r["seed"], r["impl"]))
+    findings = {cid: v for (name, b, cid), v in (expected or {}).items() if name == reference.name and b == first["budget"]}
     starts = sorted(d["settings"]["started"] for d in datas if d["settings"].get("started"))
-    settings = {**first, "claims": [c.id for c in claims], "seeds": sorted({int(r["seed"]) for r in kept}),
+    settings = {**first, "claims": order, "seeds": sorted({int(r["seed"]) for r in kept}),
                 "started": starts[0] if starts else first.get("started"), "merged_from": [str(p) for p in parts]}
     data = {"schema": SCHEMA, "settings": settings, "targets": TARGETS, "runs": kept,
-            "seconds": sum(r["seconds"] for r in kept),
-            "summary": summarise(kept, claims, impl, None, findings)}
+            "seconds": sum(r["seconds"] for r in kept), "summary": summarise(kept, claims, reference.name, None, findings),
+            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
     _write(data, out)
     return data
 

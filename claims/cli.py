@@ -35,8 +35,10 @@ EXAMPLES_CALIBRATE = """examples:
   resnet-claims calibrate                               # every claim, 20 seeds, default budget
   resnet-claims calibrate --seeds 5 --budget smoke --claims 'marion.*' --out reports/cal-smoke
   resnet-claims calibrate --merge part-a part-b --out reports/calibration   # parts run apart, one table
-runs each claim on the reference and on every negative control it lists; rerunning the same
-command resumes from --out/calibration.json.
+runs each claim on the reference, on every negative control it lists and on every positive control
+of a finding; rerunning the same command resumes from --out/calibration.json. --merge runs nothing
+(--seeds, --controls and --fresh do not apply; --budget, --device, --dtype and --impl must be the
+parts').
 exit status: 0 every target met, 1 some target missed or a run errored, 2 bad usage"""
 
 
@@ -151,7 +153,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default="reports/calibration",
                    help="folder for calibration.json and calibration.md (default reports/calibration/)")
     c.add_argument("--controls", nargs="*", metavar="NAME", default=None,
-                   help="only these of the listed controls (none after the flag: the reference alone)")
+                   help="only these of the listed negative and positive controls (none after the flag: the reference "
+                        "alone)")
     c.add_argument("--expected", default=None, metavar="PATH",
                    help="expected-verdicts file: its 'violated' lines for the reference are findings, not false "
                         "alarms (default: tests/claims-expected.txt when present)")
@@ -502,7 +505,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         if missing:
             raise UsageError(f"--merge {missing[0]!r}: no calibration.json there")
         try:
-            data = merge([Path(f) for f in args.merge], out, claims, expected)
+            data = merge([Path(f) for f in args.merge], out, claims, args.impl, expected)
         except ValueError as err:
             raise UsageError(str(err)) from err
         print((out / "calibration.md").read_text())

@@ -158,3 +158,23 @@ def render_markdown(data: Mapping[str, Any]) -> str:
         lines += ["", "Errors:"] + [f"- `{r['claim']}` on {r['impl']} seed {r['seed']}: {r.get('message', '')}"
                                      for r in errors[:20]]
     return "\n".join(lines) + "\n"
+
+
+def claim_summary(row: Mapping[str, Any]) -> str:
+    """One claim's calibration in a few words (the README's claims table quotes it): the reference's
+    verdict counts over K runs, the lowest power over its informative negative controls and the
+    holds counts of its positive controls; "not yet calibrated" without runs."""
+    ref = row["reference"]
+    n = ref["runs"]
+    if n == 0:
+        return "not yet calibrated"
+    order = ("holds", "violated", "reading-dependent", "inconclusive", "error", "not applicable")
+    parts = [f"{v} {ref['counts'][v]}/{n}" for v in order if ref["counts"].get(v)]
+    text = ", ".join(parts)
+    powers = [c["checks"][0]["rate"] for c in row["controls"] if c.get("informative", True) and c["runs"]]
+    if powers:
+        text += f"; {len(powers)} control{'s' if len(powers) > 1 else ''}, lowest power {_pct(min(powers))}"
+    for pos in row.get("positive_controls", []):
+        if pos["runs"]:
+            text += f"; positive control holds {pos['counts']['holds']}/{pos['runs']}"
+    return text

@@ -353,3 +353,33 @@ def test_parts_run_apart_merge_into_one_table_of_current_runs(monkeypatch, tmp_p
     capsys.readouterr()
     assert cli.main([*args, str(tmp_path / "c")]) == 2
     assert "budget 'default' differs" in capsys.readouterr().err
+
+
+def test_merge_keeps_only_runs_a_resume_would_reuse_and_refuses_disagreeing_parts(monkeypatch, tmp_path):
+    monkeypatch.setattr(cal, "run_claim", scripted([]))
+    iid = select(["marion.iid_sqrt_l_unique"])
+    calibrate(iid, seeds=2, budget="smoke", out=tmp_path / "a", controls=[])
+    calibrate(iid, seeds=2, budget="smoke", out=tmp_path / "b", controls=[])
+    other = json.loads((tmp_path / "b" / "calibration.json").read_text())
+    for r in other["runs"]:  # made by other code: neither the suite's identity nor its computation
+        r.update(identity="elsewhere", computation="elsewhere", seed=r["seed"] + 10)
+    (tmp_path / "b" / "calibration.json").write_text(json.dumps(other))
+    data = cal.merge([tmp_path / "a", tmp_path / "b"], tmp_path / "all", iid)
+    assert sorted(r["seed"] for r in data["runs"]) == [0, 1] and data["finished"]
+    with pytest.raises(ValueError, match="is one of the parts"):
+        cal.merge([tmp_path / "a"], tmp_path / "a", iid)
+    flipped = json.loads((tmp_path / "a" / "calibration.json").read_text())
+    flipped["runs"][0]["verdict"] = "violated" if flipped["runs"][0]["verdict"] != "violated" else "holds"
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "calibration.json").write_text(json.dumps(flipped))
+    with pytest.raises(ValueError, match="another part says"):
+        cal.merge([tmp_path / "a", tmp_path / "c"], tmp_path / "all", iid)
+
+
+def test_a_control_calibrated_as_the_implementation_runs_once_per_seed(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cal, "run_claim", scripted(calls))
+    finding = [types.SimpleNamespace(id="fake.claim", controls=("scale-exponent-off",),
+                                     positive_controls=("post-activation",), declaration=lambda: "d1")]
+    calibrate(finding, seeds=1, budget="smoke", impl="post-activation")
+    assert sorted(c[1] for c in calls) == ["post-activation", "scale-exponent-off"]

@@ -225,3 +225,17 @@ def test_gia_control_backprops_through_an_independent_copy() -> None:
     assert abs(float(c.mean())) < 4 * float(c.std()) / 1024**0.5
     gap = (gia["true4"].f_train[:, 1] - ref["true4"].f_train[:, 1]).abs().mean()
     assert gap > 0.01
+
+
+def test_the_gia_joint_reading_trains_at_width_64_per_block() -> None:
+    """joint/independent-f measures along n = 64 L: the cell at depth 4 trains width 256, and the
+    reading's declared setting says so through width_per_depth."""
+    from claims.catalogue.nfd2025_v1 import GIA, measure_gia
+    from claims.spec import CellContext
+
+    reading = next(r for r in GIA.readings if r.name == "joint/independent-f")
+    sweep = GIA.under(reading).sweep("smoke")
+    params = {**sweep.fixed, "depth": 4}
+    row = measure_gia(CellContext(params, 0, 0, 2, make_reference(), "cpu", "float32"))
+    assert row["trained_width"] == 256 == params["width_per_depth"] * 4
+    assert math.isfinite(row["independent_f2"])
