@@ -434,6 +434,18 @@ def merge(parts: Sequence[Path], out: Path, claims: Sequence[Claim], impl: str =
     return data
 
 
+def current_summary(data: Mapping[str, Any], claims: Sequence[Claim], expected: Expected | None = None
+                    ) -> list[dict[str, Any]]:
+    """The summary rows of a calibration's runs made under each claim's current declaration (stale runs
+    left out), for every claim in ``claims``: what the README's claims table quotes."""
+    declared = {c.id: c.declaration() for c in claims}
+    settings = data["settings"]
+    runs = [r for r in data["runs"] if declared.get(r["claim"]) == r.get("declaration")]
+    findings = {cid: v for (name, b, cid), v in (expected or {}).items()
+                if name == settings["impl"] and b == settings["budget"]}
+    return summarise(runs, claims, settings["impl"], None, findings)
+
+
 def all_met(data: Mapping[str, Any]) -> bool:
     """Every target met (point estimates) and no error on the reference or a control."""
     for row in data["summary"]:

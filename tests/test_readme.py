@@ -49,3 +49,17 @@ def test_the_control_table_lists_what_each_claim_rejects():
         for name in claim.controls:
             expected.setdefault(name, set()).add(claim.id)
     assert table == expected
+
+
+def test_the_claims_table_quotes_the_calibration_table():
+    """Each claim's calibration cell in the README is what the committed reliability table says under
+    the claim's current declaration (scripts/readme_calibration.py writes it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("readme_calibration", README.parent / "scripts" / "readme_calibration.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    text = README.read_text()
+    assert f"{script.HEADER} {script.COLUMN} |" in text, "README's claims table lost its calibration column"
+    rows = re.findall(r"^\| `([a-z0-9_.]+)` \| (?:[^|]+ \| ){4}([^|]+) \|$", text, re.M)
+    assert dict(rows) == script.calibration_cells()
