@@ -30,13 +30,20 @@ def test_every_shipped_implementation_and_control_is_named_by_its_value_and_the_
         assert identity.code == {"suite": suite_digest()}
 
 
-def test_the_source_digest_covers_every_py_file_of_both_packages(tmp_path, monkeypatch):
+@pytest.fixture
+def suite_copy(tmp_path, monkeypatch):
+    """A copy of both packages' sources that the digests read instead of the installed ones."""
     roots = []
     for package in identity_mod.SUITE_PACKAGES:
         source = Path(__import__(package).__file__).parent
         shutil.copytree(source, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         roots.append(tmp_path / package)
     monkeypatch.setattr(identity_mod, "_suite_roots", lambda: tuple(roots))
+    return roots
+
+
+def test_the_source_digest_covers_every_py_file_of_both_packages(suite_copy):
+    roots = suite_copy
     digest = identity_mod.suite_digest.__wrapped__
     before = digest()
     for path in sorted(roots[1].rglob("*.py"))[-1:] + sorted(roots[0].rglob("catalogue/*.py"))[:1]:
@@ -130,15 +137,9 @@ def test_describe_names_partials_with_their_arguments():
     assert identity_mod.describe(functools.partial(dict, a=1)) != identity_mod.describe(functools.partial(dict, a=2))
 
 
-def test_the_computation_digest_ignores_presentation_and_catalogue_files_and_no_other(tmp_path, monkeypatch):
+def test_the_computation_digest_ignores_presentation_and_catalogue_files_and_no_other(suite_copy, tmp_path):
     """A calibration run stays reusable across an edit to the report, the command line or a claim's
     catalogue module (its declaration digest covers that), and not across an edit to the engine."""
-    roots = []
-    for package in identity_mod.SUITE_PACKAGES:
-        source = Path(__import__(package).__file__).parent
-        shutil.copytree(source, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        roots.append(tmp_path / package)
-    monkeypatch.setattr(identity_mod, "_suite_roots", lambda: tuple(roots))
     digest = identity_mod.computation_digest.__wrapped__
     before = digest()
     for rel, counted in [("claims/cli.py", False), ("claims/report/__init__.py", False),
