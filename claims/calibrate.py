@@ -386,15 +386,30 @@ def calibrate(
 MERGED_SETTINGS = ("budget", "device", "dtype", "impl")
 
 
+def _left_out(run: Mapping[str, Any], declared: Mapping[str, str], plugins: _Plugins) -> str:
+    """Why a merge leaves a run of a selected claim out (``_reusable`` said no)."""
+    if run.get("declaration") != declared[run["claim"]]:
+        return "made under another declaration of their claim"
+    try:
+        identity = plugins.get(run["impl"])[1]
+    except PluginError:
+        return "of an implementation that no longer resolves"
+    if not identity.shared:
+        return (f"of plug-in {run['impl']!r}, whose code nothing names across runs ({LOCAL_PLUGIN}): declare a "
+                "cache_token to merge them (docs/cache.md)")
+    return "made by other code (another engine, environment or package version)"
+
+
 def merge(parts: Sequence[Path], out: Path, claims: Sequence[Claim], impl: str = "reference",
-          expected: Expected | None = None) -> dict[str, Any]:
+          expected: Expected | None = None, log: Log | None = None) -> dict[str, Any]:
     """One reliability table from calibrations run apart (other processes or machines, each into its own
     folder), running nothing: the runs of every part that a resumed calibration would reuse (made
     under the current declaration of a claim in ``claims`` by an implementation with the same identity
     or computation as now, and never a plug-in that nothing names: ``_reusable``), tabulated for every
     claim in ``claims``, including those with no run yet. ValueError naming the part when one is
     unreadable, was made at another budget, device, dtype or implementation, or disagrees with another
-    part on a verdict of the same claim, implementation and seed; and when ``out`` is one of the parts."""
+    part on a verdict of the same claim, implementation and seed; and when ``out`` is one of the parts.
+    ``log`` gets one line per reason runs were left out, with their number."""
     if any(Path(p).resolve() == Path(out).resolve() for p in parts):
         raise ValueError(f"{out} is one of the parts: merge into another folder (the parts are left as they are)")
     datas = [load_calibration(Path(p) / "calibration.json") for p in parts]
@@ -412,15 +427,23 @@ def merge(parts: Sequence[Path], out: Path, claims: Sequence[Claim], impl: str =
     declared = {c.id: c.declaration() for c in claims}
     plugins = _Plugins(reference)
     runs: dict[tuple[str, str, int], dict[str, Any]] = {}
+    left: dict[str, int] = {}
     for part, data in zip(parts, datas):
         for r in data["runs"]:
-            if r["claim"] not in declared or not _reusable(r, declared, plugins, finished=True):
+            if r["claim"] not in declared:
+                continue
+            if not _reusable(r, declared, plugins, finished=True):
+                why = _left_out(r, declared, plugins)
+                left[why] = left.get(why, 0) + 1
                 continue
             other = runs.get(_key(r))
             if other is not None and other["verdict"] != r["verdict"]:
                 raise ValueError(f"{part}: {r['claim']} on {r['impl']} at seed {r['seed']} is {r['verdict']}, another "
                                  f"part says {other['verdict']} with the same code: the parts are not one calibration")
             runs[_key(r)] = r
+    for why, count in left.items():
+        if log:
+            log(f"{count} run{'s' if count > 1 else ''} left out: {why}")
     order = [c.id for c in claims]
     kept = sorted(runs.values(), key=lambda r: (order.index(r["claim"]), r["seed"], r["impl"]))
     findings = {cid: v for (name, b, cid), v in (expected or {}).items() if name == reference.name and b == first["budget"]}

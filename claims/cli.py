@@ -505,7 +505,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         if missing:
             raise UsageError(f"--merge {missing[0]!r}: no calibration.json there")
         try:
-            data = merge([Path(f) for f in args.merge], out, claims, args.impl, expected)
+            data = merge([Path(f) for f in args.merge], out, claims, args.impl, expected,
+                         log=lambda line: print(line, file=sys.stderr))
         except ValueError as err:
             raise UsageError(str(err)) from err
         print((out / "calibration.md").read_text())

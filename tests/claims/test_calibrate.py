@@ -364,8 +364,10 @@ def test_merge_keeps_only_runs_a_resume_would_reuse_and_refuses_disagreeing_part
     for r in other["runs"]:  # made by other code: neither the suite's identity nor its computation
         r.update(identity="elsewhere", computation="elsewhere", seed=r["seed"] + 10)
     (tmp_path / "b" / "calibration.json").write_text(json.dumps(other))
-    data = cal.merge([tmp_path / "a", tmp_path / "b"], tmp_path / "all", iid)
+    said = []
+    data = cal.merge([tmp_path / "a", tmp_path / "b"], tmp_path / "all", iid, log=said.append)
     assert sorted(r["seed"] for r in data["runs"]) == [0, 1] and data["finished"]
+    assert said == ["2 runs left out: made by other code (another engine, environment or package version)"]
     with pytest.raises(ValueError, match="is one of the parts"):
         cal.merge([tmp_path / "a"], tmp_path / "a", iid)
     flipped = json.loads((tmp_path / "a" / "calibration.json").read_text())
