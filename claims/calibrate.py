@@ -469,6 +469,23 @@ def current_summary(data: Mapping[str, Any], claims: Sequence[Claim], expected: 
     return summarise(runs, claims, settings["impl"], None, findings)
 
 
+def expected_seconds(data: Mapping[str, Any] | None, claims: Sequence[Claim], budget: str) -> tuple[float, int]:
+    """(seconds, claims timed): the median seconds of each claim's reference runs in a calibration at
+    ``budget`` under the claim's current declaration, summed over the claims that have such runs; a
+    rough figure for the machine the calibration ran on. (0, 0) without a calibration at that budget."""
+    if not data or data.get("settings", {}).get("budget") != budget:
+        return 0.0, 0
+    impl = data["settings"].get("impl")
+    total, timed = 0.0, 0
+    for claim in claims:
+        current = claim.declaration()
+        seconds = [r["seconds"] for r in data.get("runs", [])
+                   if r["claim"] == claim.id and r["impl"] == impl and r.get("declaration") == current]
+        if seconds:
+            total, timed = total + float(np.median(seconds)), timed + 1
+    return total, timed
+
+
 def all_met(data: Mapping[str, Any]) -> bool:
     """Every target met (point estimates) and no error on the reference or a control."""
     for row in data["summary"]:

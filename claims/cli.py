@@ -391,6 +391,22 @@ def cmd_list(verbose: Sequence[str] | None = None, digests: bool = False) -> int
     return 0
 
 
+def print_expected_time(calibration: dict[str, Any] | None, claims: Sequence[Any], budget: str,
+                        with_controls: bool) -> None:
+    """One line before a run: the time the calibration table's reference runs took for these claims at
+    this budget (nothing when it timed none of them)."""
+    from .calibrate import expected_seconds
+
+    seconds, timed = expected_seconds(calibration, claims, budget)
+    if not timed:
+        return
+    extra = "; --with-controls adds one run per listed control" if with_controls else ""
+    about = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+    print(f"expected time: about {about} for {timed} of {len(claims)} claim(s), from the "
+          f"calibration table's reference runs at budget {budget} (one core each; another machine or plug-in "
+          f"differs{extra})", flush=True)
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     _check_choice("budget", args.budget, BUDGETS)
     _check_choice("dtype", args.dtype, ("float32", "float64"))
@@ -430,6 +446,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     print(f"implementation {printable(str(impl.name))} ({source}), budget {args.budget}, seed {args.seed}, device {args.device}, "
           f"dtype {args.dtype}: {len(claims)} claim(s)", flush=True)
+    print_expected_time(calibration, claims, args.budget, args.with_controls)
     try:
         results = verify(claims, impl, source, args.budget, args.seed, args.device, args.dtype, config, execution, save,
                          args.with_controls)

@@ -385,3 +385,15 @@ def test_a_control_calibrated_as_the_implementation_runs_once_per_seed(monkeypat
                                      positive_controls=("post-activation",), declaration=lambda: "d1")]
     calibrate(finding, seeds=1, budget="smoke", impl="post-activation")
     assert sorted(c[1] for c in calls) == ["post-activation", "scale-exponent-off"]
+
+
+def test_the_expected_time_of_a_run_is_the_median_of_current_reference_runs_at_its_budget(monkeypatch):
+    monkeypatch.setattr(cal, "run_claim", scripted([]))
+    iid, phase = select(["marion.iid_sqrt_l_unique"]), select(["marion.phase_diagram"])
+    data = calibrate(iid, seeds=3, budget="smoke", controls=[])
+    assert cal.expected_seconds(data, iid + phase, "smoke") == (0.25, 1)
+    assert cal.expected_seconds(data, iid, "default") == (0.0, 0)
+    data["runs"][0]["declaration"] = "an-earlier-declaration"
+    data["runs"][1]["seconds"] = 9.0
+    assert cal.expected_seconds(data, iid, "smoke") == (4.625, 1)
+    assert cal.expected_seconds(None, iid, "smoke") == (0.0, 0)
