@@ -46,7 +46,10 @@ Positive control (an implementation in which a claimed effect exists by construc
   The SGD-created reused-weight coupling A_t - A_0 scales with the update (L^-9/4, inside the
   accumulated band [-2.5, -0.5]); the output-level D_2, with the paired run decoupled from the
   second backward pass on, scales as the rate times a term between O(1) and O(rate) (about L^-2 in a
-  pilot at rate L^-2, seed 1001: -1.7). nfd2025.md sections 15 and 17.
+  pilot at rate L^-2, seed 1001: -1.7). nfd2025.md sections 15 and 17. Also the positive control of
+  nfd.gia_valid_at_infinite_depth: every true-minus-decoupled gap is made by the updates and shrinks
+  with the rate (all five readings hold at default, slopes -1.2 to -2.0; section 19). It shows the
+  measurement can say holds, not that a decoupled backward pass can track true backprop.
 - ``post-constant-multiplier``: post-activation blocks with the constant multiplier 1/4 in place of
   1/sqrt(L) (pre-activation blocks unchanged). Each post-activation ReLU block then multiplies
   E|h|^2 by about 1 + a^2 = 1.0625, so log E[|h_L|^2/|h_1|^2] grows like 0.06 (L - 1): exponential
