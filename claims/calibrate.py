@@ -31,10 +31,11 @@ same implementation made: same budget, device and dtype, the claim's current dec
 same identity (claims/identity.py: the --impl value and what names its code, never the implementation's
 name alone) or, for this package's own implementations, the same computation (the engine and the run
 machinery; an edit to the report, the command line or another claim's catalogue module leaves the
-runs reusable), so an interrupted calibration resumes across sessions of work. A plug-in whose code nothing names across runs (no cache_token) has its runs
-reused only to resume a calibration that did not finish. Runs of other claims already in the JSON
-that the same implementation made are kept and tabulated too, so one folder can collect a
-calibration done in parts.
+runs reusable), so an interrupted calibration resumes across sessions of work. A plug-in whose code
+nothing names across runs (no cache_token) has its runs reused only to resume a calibration that did
+not finish. Runs of other claims already in the JSON that the same implementation made are kept and
+tabulated too, so one folder can collect a calibration done in parts; ``merge`` tabulates parts
+run in separate folders.
 """
 from __future__ import annotations
 
@@ -85,7 +86,8 @@ def _record(claim: Claim, impl_name: str, role: str, seed: int, entry: Mapping[s
             identity: Identity) -> dict[str, Any]:
     rec = {"claim": claim.id, "impl": impl_name, "role": role, "seed": seed, "verdict": entry["verdict"],
            "estimate": entry.get("estimate"), "ci": entry.get("ci"), "seconds": round(float(entry.get("seconds", 0.0)), 3),
-           "declaration": claim.declaration(), "identity": identity.digest, "computation": identity.computation, "plugin": identity.plugin}
+           "declaration": claim.declaration(), "identity": identity.digest, "computation": identity.computation,
+           "plugin": identity.plugin}
     if entry["verdict"] in ("error", "not applicable"):
         rec["message"] = entry.get("message", "")
     if entry.get("readings"):  # what rejected_against_reference compares, reading by reading
@@ -158,6 +160,11 @@ def _band(claim: Any) -> tuple[float | None, float | None]:
 
 def _listed(claim: Claim, only: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(c for c in claim.controls if only is None or c in only)
+
+
+def _findings(expected: Expected | None, impl: str, budget: str) -> dict[str, tuple[str, str]]:
+    """Claim id -> (verdict, reason) of the expected-verdicts lines for ``impl`` at ``budget``."""
+    return {cid: v for (name, b, cid), v in (expected or {}).items() if name == impl and b == budget}
 
 
 def _positives(claim: Claim, only: Sequence[str] | None) -> tuple[str, ...]:
@@ -348,7 +355,7 @@ def calibrate(
         log(f"{len(previous) - len(runs)} earlier runs were made by another implementation or other code, or under "
             "another declaration of their claim: left out (those of the selected claims run again)")
     done = {_key(r) for r in runs}
-    findings = {cid: v for (name, b, cid), v in (expected or {}).items() if name == reference.name and b == budget}
+    findings = _findings(expected, reference.name, budget)
     given = {c.id for c in claims}
     earlier = {r["claim"] for r in runs} - given  # claims of an earlier part, kept in the table
     tabulated = [c for c in all_claims() if c.id in earlier] + list(claims)
@@ -446,7 +453,7 @@ def merge(parts: Sequence[Path], out: Path, claims: Sequence[Claim], impl: str =
             log(f"{count} run{'s' if count > 1 else ''} left out: {why}")
     order = [c.id for c in claims]
     kept = sorted(runs.values(), key=lambda r: (order.index(r["claim"]), r["seed"], r["impl"]))
-    findings = {cid: v for (name, b, cid), v in (expected or {}).items() if name == reference.name and b == first["budget"]}
+    findings = _findings(expected, reference.name, first["budget"])
     starts = sorted(d["settings"]["started"] for d in datas if d["settings"].get("started"))
     settings = {**first, "claims": order, "seeds": sorted({int(r["seed"]) for r in kept}),
                 "started": starts[0] if starts else first.get("started"), "merged_from": [str(p) for p in parts]}
@@ -464,8 +471,7 @@ def current_summary(data: Mapping[str, Any], claims: Sequence[Claim], expected: 
     declared = {c.id: c.declaration() for c in claims}
     settings = data["settings"]
     runs = [r for r in data["runs"] if declared.get(r["claim"]) == r.get("declaration")]
-    findings = {cid: v for (name, b, cid), v in (expected or {}).items()
-                if name == settings["impl"] and b == settings["budget"]}
+    findings = _findings(expected, settings["impl"], settings["budget"])
     return summarise(runs, claims, settings["impl"], None, findings)
 
 

@@ -42,8 +42,7 @@ def main() -> int:
         else:
             m = re.match(r"^\| `([a-z0-9_.]+)` \|", line)
             if m and m.group(1) in cells:
-                parts = line.rstrip().rstrip("|").rstrip().split(" | ")
-                parts = parts[:5] if len(parts) > 5 else parts
+                parts = line.rstrip().rstrip("|").rstrip().split(" | ")[:5]  # the five cells before this column
                 line = " | ".join(parts) + f" | {cells[m.group(1)]} |"
         out.append(line)
     readme.write_text("\n".join(out) + "\n")
