@@ -2,16 +2,21 @@
 an installed distribution's version, and nothing else across runs."""
 import dataclasses
 import functools
+import importlib
 import shutil
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+import claims.catalogue
+from claims import digest as digest_mod
 from claims import identity as identity_mod
 from claims.identity import claim_identity, plugin_identity, suite_digest
 from claims.plugins import available, resolve
-from claims.registry import all_claims
+from claims.registry import all_claims, select
+from claims.run import run_claim
 from reference_impl import make_reference
 from reference_impl.controls import CONTROLS, SpecDefect
 
@@ -159,3 +164,89 @@ def test_a_shipped_implementations_computation_differs_from_its_digest_and_other
     with plugin_folder(tmp_path / "plugins"):
         local = plugin_identity(resolve("cw_wrapper:good")[0])
     assert local.computation == local.digest
+
+
+# The computation digest leaves the catalogue out because each claim's declaration digest covers the
+# catalogue code its measurement reaches; what the digest cannot see (docs/preregistration.md) is code
+# reached through an instance's attribute or a name built at run time. Every catalogue function a run
+# calls is traced and must lie inside what its claim's digest covers.
+CATALOGUE = Path(claims.catalogue.__file__).resolve().parent
+SUITE_ROOT = CATALOGUE.parents[1]
+RUN_PAIRS = [(c.id, name) for c in all_claims() for name in ("reference", *c.controls, *c.positive_controls)]
+
+
+def _catalogue_calls(run) -> set[str]:
+    """Qualified names (module.qualname) of the catalogue functions called while ``run()`` runs."""
+    codes = set()
+    root = str(CATALOGUE)
+
+    def profile(frame, event, arg):  # noqa: ANN001, ANN202
+        if event == "call" and frame.f_code.co_filename.startswith(root):
+            codes.add(frame.f_code)
+
+    sys.setprofile(profile)
+    threading.setprofile(profile)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+        threading.setprofile(None)
+    names = set()
+    for code in codes:
+        if code.co_name != "<module>":  # an import, not a call the measurement makes
+            rel = Path(code.co_filename).resolve().relative_to(SUITE_ROOT).with_suffix("")
+            parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+            names.add(".".join(parts) + "." + code.co_qualname)
+    return names
+
+
+def _digest_covers(claim) -> set[str]:  # noqa: ANN001
+    """Qualified names whose source is in ``claim``'s declaration digest: the closure of its and its
+    readings' measure, estimate and configuration space, the verdict rules, and each listed control."""
+    roots = [getattr(o, f, None) for o in (claim, *claim.readings) for f in ("measure", "estimate", "config_space")]
+    names = set(digest_mod.code_closure(*roots, *digest_mod.VERDICT_RULES))
+    for control in (*claim.controls, *claim.positive_controls):
+        definition = digest_mod.control_definition(control)
+        names |= set(definition["class"])
+        names |= {n for field in definition["fields"].values() if isinstance(field, dict) for n in field}
+    return names
+
+
+def _outside(called: set[str], covered: set[str]) -> list[str]:
+    """The called names not covered: neither listed nor inside a listed function, class or module."""
+    def inside(name: str) -> bool:
+        parts = name.split(".")
+        return any(".".join(parts[:i]) in covered for i in range(1, len(parts) + 1))
+    return sorted(n for n in called if not inside(n))
+
+
+def test_a_called_name_is_covered_by_itself_or_what_encloses_it():
+    covered = {"claims.catalogue.measures.slope", "claims.catalogue.fit.Fit", "claims.catalogue.consts"}
+    called = {"claims.catalogue.measures.slope", "claims.catalogue.measures.slope.<locals>.inner",
+              "claims.catalogue.fit.Fit.run", "claims.catalogue.consts.anything",
+              "claims.catalogue.measures.slope_helper", "claims.catalogue.fit.fit_all"}
+    assert _outside(called, covered) == ["claims.catalogue.fit.fit_all", "claims.catalogue.measures.slope_helper"]
+
+
+def _estimate_by_built_name(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    """nfd.depth_error's estimator, found through a name built at run time: invisible to the digest."""
+    module = importlib.import_module("claims.catalogue.nfd2025." + "depth_error")
+    return getattr(module, "estimate_" + "depth_error")(*args, **kwargs)
+
+
+def test_the_tracer_finds_catalogue_code_the_digest_cannot_see():
+    claim = dataclasses.replace(select(["nfd.depth_error"])[0], estimate=_estimate_by_built_name)
+    called = _catalogue_calls(lambda: run_claim(claim, resolve("reference")[0], "smoke", 0))
+    assert "claims.catalogue.nfd2025.depth_error.estimate_depth_error" in _outside(called, _digest_covers(claim))
+
+
+@pytest.mark.parametrize("claim_id, impl_name", RUN_PAIRS)
+def test_every_catalogue_function_a_run_calls_is_in_its_claims_declaration_digest(claim_id, impl_name):
+    """A calibration run is reused while its claim's declaration digest and the computation digest are
+    unchanged: an edit to catalogue code that a run reaches outside the digest would go unnoticed."""
+    claim = select([claim_id])[0]
+    impl = resolve(impl_name)[0]
+    called = _catalogue_calls(lambda: run_claim(claim, impl, "smoke", 0))
+    assert called, f"{claim_id} on {impl_name} called no catalogue code: the tracer saw nothing"
+    assert _outside(called, _digest_covers(claim)) == [], (
+        f"{claim_id} on {impl_name} calls catalogue code its declaration digest does not cover")
