@@ -130,8 +130,10 @@ def projection(runs: Sequence[Mapping[str, Any]], prediction: float | None, tole
     mean lower half-width a and plus the mean upper half-width b of the K CIs. With the band
     [p - t, p + t]: holds when p - t + a <= estimate <= p + t - b, violated when the CI misses the
     band, inconclusive (the CI crosses the band's edge) otherwise. ``margin`` is how many s the mean
-    sits from the nearest estimate at which the verdict would change. None without a band, with fewer
-    than 3 runs that have an estimate and a CI, or with no spread."""
+    sits from the nearest estimate at which the verdict would change; ``precision`` is the mean CI
+    half-width over the tolerance, which the precision rule (claims.reliability_table.PRECISION_RULE) sizes
+    budgets by. None
+    without a band, with fewer than 3 runs that have an estimate and a CI, or with no spread."""
     if prediction is None or tolerance is None:
         return None
     usable = [(r["estimate"], r["ci"]) for r in runs if r.get("estimate") is not None and r.get("ci")
@@ -151,7 +153,7 @@ def projection(runs: Sequence[Mapping[str, Any]], prediction: float | None, tole
     edges = [lo - above, lo + below, hi - above, hi + below]
     return {"runs": len(usable), "mean": m, "sd": sd, "ci_below": below, "ci_above": above, "band": [lo, hi],
             "holds": holds, "violated": violated, "inconclusive": max(0.0, 1.0 - holds - violated),
-            "margin": min(abs(m - e) for e in edges) / sd}
+            "margin": min(abs(m - e) for e in edges) / sd, "precision": (below + above) / 2 / tolerance}
 
 
 def _band(claim: Any) -> tuple[float | None, float | None]:
@@ -493,10 +495,13 @@ def expected_seconds(data: Mapping[str, Any] | None, claims: Sequence[Claim], bu
 
 
 def all_met(data: Mapping[str, Any]) -> bool:
-    """Every target met (point estimates) and no error on the reference or a control."""
+    """Every target met (point estimates) and no error on the reference or a control. A finding's
+    negative controls are uninformative (the reference is violated too, so none can be rejected
+    relative to it): their power is shown, not counted; the finding's positive controls are."""
     for row in data["summary"]:
         others = row["controls"] + row.get("positive_controls", [])
-        checks = row["reference"]["checks"] + [ch for c in others for ch in c["checks"]]
+        counted = [c for c in others if c.get("informative", True)]
+        checks = row["reference"]["checks"] + [ch for c in counted for ch in c["checks"]]
         if not all(ch["met"] for ch in checks) or any(c["counts"]["error"] for c in others):
             return False
     return True

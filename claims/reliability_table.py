@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+# The precision rule (docs/preregistration.md): at the default budget the reference's CI half-width is
+# about a third of the tolerance or less. A row whose mean half-width exceeds it by more than
+# PRECISION_ABOUT says so in its status (a budget to raise); the rule's own check is a test on the
+# committed table (tests/claims/test_reliability_table.py).
+PRECISION_RULE = 1 / 3
+PRECISION_ABOUT = 1.1
+
 
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f}%" if x in (0.0, 1.0) else f"{100 * x:.1f}%"
@@ -39,6 +46,18 @@ def projection_text(proj: Mapping[str, Any] | None, role: str) -> list[str]:
             f"(normal fit of {proj['runs']} estimates; {where})"]
 
 
+def precision_text(proj: Mapping[str, Any] | None) -> tuple[list[str], str]:
+    """The reference row's mean CI half-width over the tolerance, and a status note when it is above
+    the precision rule (PRECISION_RULE times PRECISION_ABOUT)."""
+    if not proj or proj.get("precision") is None:
+        return [], ""
+    p = proj["precision"]
+    over = (f"; CI half-width {p:.2f} of the tolerance, above the precision rule's {PRECISION_RULE:.2f}"
+            if p > PRECISION_RULE * PRECISION_ABOUT else "")
+    return [f"CI half-width {p:.2f} of the tolerance (mean of {proj['runs']} runs; precision rule: about "
+            f"{PRECISION_RULE:.2f} or less)"], over
+
+
 def table_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """One row per (claim, implementation) of the reliability table, as display strings; shared by
     calibration.md and the HTML report."""
@@ -65,14 +84,15 @@ def table_rows(data: Mapping[str, Any]) -> list[dict[str, Any]]:
                          "violated": "", "inconclusive": "", "error": 0, "tested": [], "target": [],
                          "status": "not yet run under the claim's current declaration", "met": False, "per_run": 0.0})
             continue
+        precision, over = precision_text(ref.get("projection"))
         rows.append({
             "claim": row["claim"], "impl": ref["impl"], "role": "reference", "runs": n,
             "holds": share(c["holds"], n), "violated": share(c["violated"], n),
             "inconclusive": share(c["inconclusive"], n), "error": c["error"],
             "tested": [f"{ch['what']}: {_ci(ch['rate'], ch['ci95'])}" for ch in ref["checks"]]
-            + projection_text(ref.get("projection"), "reference"),
+            + projection_text(ref.get("projection"), "reference") + precision,
             "target": [ch["target"] for ch in ref["checks"]],
-            "status": _status(ref["checks"], prefix), "met": all(ch["met"] for ch in ref["checks"]),
+            "status": _status(ref["checks"], prefix) + over, "met": all(ch["met"] for ch in ref["checks"]),
             "per_run": ref["seconds"] / n if n else 0.0,
         })
         for ctl in row["controls"]:
@@ -131,7 +151,9 @@ TARGETS_TEXT = ("Targets: false-violation rate <= 1%, inconclusive rate <= 5% on
                 "runs rejected where the reference run at the same seed is not) >= 95% on every control the claim lists; holds rate >= 95% on every positive control (a finding's variant in which "
                 "the effect exists by construction: the measurement can say holds). Rates are counts over K runs with "
                 "Clopper-Pearson 95% intervals; 'met' compares the point estimate with the target. A listed control "
-                "whose power is below 95% is not demonstrated: the claim is not counted as able to reject it.")
+                "whose power is below 95% is not demonstrated: the claim is not counted as able to reject it. Each "
+                "reference row also gives its mean CI half-width over the tolerance: the precision rule sizes "
+                "the default budgets to about a third or less, and a row above it says so in its status.")
 
 
 def render_markdown(data: Mapping[str, Any]) -> str:

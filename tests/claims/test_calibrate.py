@@ -330,6 +330,22 @@ def test_a_findings_positive_control_is_run_at_every_seed_and_its_holds_rate_tab
     assert "positive control `post-activation`" in table and "holds rate: 33.3%" in table
 
 
+def test_a_finding_meets_its_targets_through_its_positive_control_not_its_negative_ones():
+    """The exit status of a catalogue with a finding: its negative controls cannot be rejected relative
+    to a violated reference (uninformative, not missed); its positive control must hold."""
+    claim = types.SimpleNamespace(id="fake.claim", controls=("scale-exponent-off",),
+                                  positive_controls=("post-activation",), declaration=lambda: "d1")
+    runs = [{"claim": "fake.claim", "impl": impl, "seed": seed, "verdict": verdict, "estimate": None, "ci": None,
+             "seconds": 1.0, "declaration": "d1"}
+            for seed in range(5) for impl, verdict in (("reference", "violated"), ("scale-exponent-off", "violated"))]
+    holding = [{**r, "impl": "post-activation", "verdict": "holds"} for r in runs if r["impl"] == "reference"]
+    findings = {"fake.claim": ("violated", "finding: the effect is absent")}
+    data = {"summary": cal.summarise(runs + holding, [claim], "reference", findings=findings)}
+    assert not data["summary"][0]["controls"][0]["checks"][0]["met"] and all_met(data)
+    failing = [{**r, "verdict": "violated"} for r in holding]
+    assert not all_met({"summary": cal.summarise(runs + failing, [claim], "reference", findings=findings)})
+
+
 def test_parts_run_apart_merge_into_one_table_of_current_runs(monkeypatch, tmp_path, capsys):
     """--merge: the runs of several folders under the current declarations, every selected claim listed
     (one not run yet says so), nothing run; a part at another budget is refused with exit 2."""
