@@ -39,12 +39,12 @@ def test_a_control_below_95_percent_power_is_not_demonstrated() -> None:
     assert "not demonstrated" in render_markdown(data) and "not demonstrated" in TARGETS_TEXT
 
 
-def _reference_rows(half_width: float) -> dict:
+def _reference_rows(half_width: float, budget: str = "default") -> dict:
     runs = [{"claim": "toy.claim", "impl": "reference", "seed": seed, "verdict": "holds", "estimate": 0.01 * seed,
              "ci": [0.01 * seed - half_width, 0.01 * seed + half_width], "seconds": 1.0, "declaration": "d1"}
             for seed in range(10)]
     claim = types.SimpleNamespace(id="toy.claim", controls=(), declaration=lambda: "d1", prediction=0.0, tolerance=1.0)
-    data = {"summary": summarise(runs, [claim], "reference"), "runs": runs}
+    data = {"summary": summarise(runs, [claim], "reference"), "runs": runs, "settings": {"budget": budget}}
     return next(r for r in table_rows(data) if r["role"] == "reference")
 
 
@@ -55,6 +55,8 @@ def test_the_reference_row_gives_its_precision_and_flags_a_budget_below_the_rule
     loose = _reference_rows(0.5)
     assert loose["status"].endswith("CI half-width 0.50 of the tolerance, above the precision rule's 0.33")
     assert loose["met"]  # the rule sizes budgets; the rate targets decide "met"
+    smoke = _reference_rows(0.5, budget="smoke")  # the rule sizes the default budget only
+    assert "CI half-width 0.50 of the tolerance (mean of 10 runs)" in smoke["tested"] and smoke["status"] == "met"
 
 
 def test_every_claim_of_the_committed_table_meets_the_precision_rule() -> None:
