@@ -131,9 +131,9 @@ def projection(runs: Sequence[Mapping[str, Any]], prediction: float | None, tole
     [p - t, p + t]: holds when p - t + a <= estimate <= p + t - b, violated when the CI misses the
     band, inconclusive (the CI crosses the band's edge) otherwise. ``margin`` is how many s the mean
     sits from the nearest estimate at which the verdict would change; ``precision`` is the mean CI
-    half-width over the tolerance, which the precision rule (claims.reliability_table.PRECISION_RULE) sizes
-    budgets by. None
-    without a band, with fewer than 3 runs that have an estimate and a CI, or with no spread."""
+    half-width over the tolerance, by which the precision rule (claims.reliability_table.PRECISION_RULE)
+    sizes budgets. None without a band, with fewer than 3 runs that have an estimate and a CI, or with
+    no spread."""
     if prediction is None or tolerance is None:
         return None
     usable = [(r["estimate"], r["ci"]) for r in runs if r.get("estimate") is not None and r.get("ci")

@@ -100,8 +100,8 @@ INIT_WIDTH = register(Claim(
     tolerance_why="O(n^-1) is quoted; 0.25 is half the distance to n^-1/2, the rate a coupling with a non-zero "
                   "first-order mean would have, and O(n^-2) corrections move the slope by < 0.1 at n >= 64 "
                   "(pilot: local slopes -1.2, -0.9, -0.5 +- 0.3 over 64..512 at S = 2048).",
-    # four independent replicate cells per width, so that the independence check has 3 degrees of freedom per
-    # width (with 2 a chi^2_1 misses even a 64-fold variance inflation 5% of the time); networks in total unchanged
+    # at least four independent replicate cells per width, so that the independence check has 3 or more degrees
+    # of freedom per width (with 2 a chi^2_1 misses even a 64-fold variance inflation 5% of the time)
     sweeps={"smoke": sweep({"width": WIDTHS["smoke"]}, 512, reps=4, depth=4, steps=1),
             # default: 6 x 4096 networks per width, sized by the precision rule (nfd2025.md section 20: 4 x 4096
             # gave a median CI half-width of 0.40 of the tolerance over the 40 calibration seeds)
