@@ -48,7 +48,7 @@ def _reference_rows(half_width: float, budget: str = "default") -> dict:
     return next(r for r in table_rows(data) if r["role"] == "reference")
 
 
-def test_the_reference_row_gives_its_precision_and_flags_a_budget_below_the_rule() -> None:
+def test_the_reference_row_gives_its_precision_and_flags_a_budget_too_small_for_the_rule() -> None:
     sized = _reference_rows(0.3)
     assert "CI half-width 0.30 of the tolerance (mean of 10 runs" in " ".join(sized["tested"])
     assert "precision rule" not in sized["status"]
